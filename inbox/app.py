@@ -48,6 +48,8 @@ class Heard:
                 config,
                 max_attachment_size=self.settings.store.max_attachment_size,
                 public_url=self.settings.web.public_url,
+                # lets a channel hand a send to another one (web chat → email when offline)
+                channel_lookup=self.connector,
             )
         return self._connectors[name]
 

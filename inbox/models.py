@@ -307,6 +307,9 @@ class Agent(Base):
     away: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Touched while the agent has the workspace open; the web chat offers its offline form
+    # when nobody has been seen lately (migration 0006_chat).
+    last_seen_at: Mapped[datetime | None] = mapped_column()
 
 
 class ApiToken(Base):
