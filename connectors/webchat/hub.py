@@ -19,7 +19,9 @@ Frame = Mapping[str, Any]
 class VisitorHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sockets: dict[str, set[tuple[asyncio.AbstractEventLoop, Callable[[Frame], None]]]] = {}
+        self._sockets: dict[
+            str, set[tuple[asyncio.AbstractEventLoop, Callable[[Frame], None]]]
+        ] = {}
 
     @contextlib.contextmanager
     def connect(self, visitor: str, deliver: Callable[[Frame], None]) -> Iterator[None]:
