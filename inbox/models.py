@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -39,6 +40,7 @@ NAMING = {
 }
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 STATUSES = ("open", "pending", "snoozed", "resolved")
 
 
@@ -111,6 +113,12 @@ class Conversation(Base):
         Index("ix_conversations_activity", "status", "last_activity_at"),
         Index("ix_conversations_assignee_status", "assignee", "status"),
         Index("ix_conversations_team_status", "team", "status"),
+        # The queue views (inbox.queries): each filter + sort keyed on (…, id) for keyset paging.
+        Index("ix_conversations_sla", "status", "sla_due_at", "id"),
+        Index("ix_conversations_assignee_sla", "assignee", "status", "sla_due_at", "id"),
+        Index("ix_conversations_team_sla", "team", "status", "sla_due_at", "id"),
+        Index("ix_conversations_priority", "status", "priority", "sla_due_at", "id"),
+        Index("ix_conversations_activity_id", "status", "last_activity_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -134,6 +142,9 @@ class Conversation(Base):
     sla_warned_at: Mapped[datetime | None] = mapped_column()
     escalated_at: Mapped[datetime | None] = mapped_column()
     snoozed_until: Mapped[datetime | None] = mapped_column()
+    # The next SLA deadline (first response, then resolution; NO_DUE when none), kept by a
+    # mapper hook below so the queue can sort and page on one indexed column.
+    sla_due_at: Mapped[datetime] = mapped_column(default=lambda: NO_DUE)
     routed_at: Mapped[datetime | None] = mapped_column()
     ack_sent_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
@@ -160,6 +171,21 @@ class Conversation(Base):
     @property
     def priority_name(self) -> str:
         return PRIORITIES[max(0, min(self.priority, len(PRIORITIES) - 1))]
+
+
+def next_due(conversation: Conversation) -> datetime | None:
+    """The deadline the conversation is racing now: first response until answered, then resolution."""
+    if conversation.status == "resolved":
+        return None
+    if conversation.first_response_at is None and conversation.first_response_due is not None:
+        return conversation.first_response_due
+    return conversation.resolution_due
+
+
+@event.listens_for(Conversation, "before_insert")
+@event.listens_for(Conversation, "before_update")
+def _keep_sla_due(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
+    conversation.sla_due_at = next_due(conversation) or NO_DUE
 
 
 class ConversationTag(Base):
