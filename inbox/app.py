@@ -29,8 +29,9 @@ class Heard:
         self._connectors: dict[str, Connector] = {}
         # Filled by the rules engine (rules.runtime) when the app starts; None = no rules.
         self.rules: Any = None
-        # Filled by inbox.queue when a broker is set up.
+        # Filled by inbox.queue.start_queue: the broker/worker and the connectors' event loop.
         self.queue: Any = None
+        self.channels: Any = None
 
     @property
     def attachments_dir(self) -> Path:

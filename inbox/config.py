@@ -39,7 +39,10 @@ class StoreConfig(Section):
 class QueueConfig(Section):
     broker: str = "memory://"
     worker_threads: int = Field(4, ge=1, le=64)
+    namespace: str = "heard"
     sweep_interval: float = Field(15.0, gt=0)
+    sla_interval: float = Field(30.0, gt=0)
+    retry_base_seconds: float = Field(2.0, gt=0)
 
     @field_validator("broker")
     @classmethod
@@ -158,7 +161,11 @@ def _channel(raw: Any, index: int, src: TomlSource) -> ChannelConfig:
     kind = raw.get("type")
     if kind not in KINDS:
         raise ConfigError(
-            [src.problem((*key, "type"), f"unknown channel type {kind!r}; known: {', '.join(KINDS)}")]
+            [
+                src.problem(
+                    (*key, "type"), f"unknown channel type {kind!r}; known: {', '.join(KINDS)}"
+                )
+            ]
         )
     try:
         model = connector_class(kind).config_model
@@ -182,7 +189,9 @@ def settings_from_source(src: TomlSource) -> Settings:
     names = [c.name for c in channels]
     for index, name in enumerate(names):
         if names.index(name) != index:
-            problems.append(src.problem(("channels", index, "name"), f"channel name {name!r} is used twice"))
+            problems.append(
+                src.problem(("channels", index, "name"), f"channel name {name!r} is used twice")
+            )
     rules_section = data.get("rules")
     if isinstance(rules_section, list):
         data.pop("rules")  # [[rules]] inline in the main file: the rules engine reads them

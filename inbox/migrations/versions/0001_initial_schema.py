@@ -38,6 +38,8 @@ def upgrade() -> None:
     op.create_table('channel_cursors',
     sa.Column('account', sa.String(length=100), nullable=False),
     sa.Column('cursor', sa.Text(), nullable=True),
+    sa.Column('lease_owner', sa.String(length=200), nullable=True),
+    sa.Column('lease_until', inbox.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', inbox.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('account', name=op.f('pk_channel_cursors'))
     )

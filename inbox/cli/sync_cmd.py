@@ -1,0 +1,53 @@
+"""`heard sync`: poll every pull channel once and finish all resulting work (cron, tests)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from inbox.cli.common import add_config, load_heard
+from inbox.queue import start_queue, stop_queue
+from inbox.startup import prepare
+from inbox.sync import sync_once
+from inbox.tasks import sweep
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("sync", help="poll every pull channel once, then drain the queue")
+    add_config(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    heard = load_heard(args)
+    prepare(heard)
+    start_queue(heard)
+    try:
+        sweep(heard)
+        show = not args.quiet and sys.stderr.isatty()
+        if show:
+            from rich.progress import Progress, SpinnerColumn, TextColumn
+
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+                tasks: dict[str, Any] = {}
+                counts: dict[str, int] = {}
+
+                def progress(name: str, n: int) -> None:
+                    counts[name] = counts.get(name, 0) + n
+                    if name not in tasks:
+                        tasks[name] = bar.add_task(name)
+                    bar.update(tasks[name], description=f"{name}: {counts[name]} messages")
+
+                report = sync_once(heard, progress=progress)
+        else:
+            report = sync_once(heard)
+    finally:
+        stop_queue(heard)
+        heard.dispose()
+    for name, stored in report.stored.items():
+        print(f"{name}: {stored} new, {report.duplicates.get(name, 0)} already stored")
+    for name, error in report.errors.items():
+        print(f"{name}: FAILED: {error}", file=sys.stderr)
+    return 0 if report.ok else 1

@@ -1,0 +1,428 @@
+"""Ingest: one normalized inbound message into the store, exactly once.
+
+A message is unique by (account, external_id); the channel cursor is saved in the same
+transaction as the messages, so a crash re-fetches and the store dedupes (at-least-once in,
+exactly-once stored). Every insert that can race another worker is an `ON CONFLICT DO NOTHING`
+or sits in a savepoint that falls back to the row the other worker committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inbox.attachments import AttachmentStore
+from inbox.models import (
+    ChannelCursor,
+    Contact,
+    Conversation,
+    Event,
+    Identity,
+    Job,
+    Message,
+    Outbound,
+    ThreadKey,
+    utcnow,
+)
+from inbox.types import Batch, Direction, InboundMessage, MessageKind, SenderKind
+
+if TYPE_CHECKING:
+    from inbox.app import Heard
+
+log = logging.getLogger(__name__)
+
+REFERENCE_PREFIX = "R-"
+REFERENCE_OFFSET = 1000
+PREVIEW_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    message_id: int | None
+    conversation_id: int
+    created: bool
+    new_conversation: bool = False
+    reopened: bool = False
+
+
+def reference_for(conversation_id: int) -> str:
+    return f"{REFERENCE_PREFIX}{REFERENCE_OFFSET + conversation_id}"
+
+
+def reference_key(reference: str) -> str:
+    return f"ref:{reference.upper()}"
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def ingest(
+    session: Session, msg: InboundMessage, *, attachments: AttachmentStore | None = None
+) -> IngestResult:
+    """Store `msg` inside the caller's transaction; a duplicate stores nothing."""
+    existing = _find_message(session, msg.account, msg.external_id)
+    if existing is not None:
+        return IngestResult(existing.id, existing.conversation_id, created=False)
+    if msg.edit_of:
+        edited = _find_message(session, msg.account, msg.edit_of)
+        if edited is not None:
+            _apply_edit(session, edited, msg)
+            return IngestResult(edited.id, edited.conversation_id, created=False)
+    contact = _contact_for(session, msg)
+    conversation, new, reopened = _conversation_for(session, msg, contact)
+    message_id = _insert_message(session, msg, conversation)
+    if message_id is None:  # another worker stored it between our check and insert
+        winner = _find_message(session, msg.account, msg.external_id)
+        assert winner is not None
+        return IngestResult(winner.id, winner.conversation_id, created=False)
+    store = attachments or AttachmentStore(None)
+    for item in msg.attachments:
+        row = store.row(item)
+        row.message_id = message_id
+        session.add(row)
+    _remember_thread_keys(session, msg.account, msg.thread_keys, conversation.id)
+    _touch_conversation(conversation, msg)
+    if msg.extras.get("bounce_of"):
+        _mark_bounced(session, msg, conversation)
+    session.add(Job(actor="route", ref_id=conversation.id))
+    return IngestResult(message_id, conversation.id, True, new, reopened)
+
+
+def _find_message(session: Session, account: str, external_id: str) -> Message | None:
+    return session.scalars(
+        select(Message).where(Message.account == account, Message.external_id == external_id)
+    ).first()
+
+
+def _apply_edit(session: Session, message: Message, msg: InboundMessage) -> None:
+    if message.original_text is None:
+        message.original_text = message.text
+    message.text = msg.text
+    message.html = msg.html if msg.html is not None else message.html
+    message.edited_at = msg.received_at
+    session.add(
+        Event(
+            conversation_id=message.conversation_id,
+            type="message_edited",
+            actor="customer",
+            data={"message_id": message.id, "external_id": msg.external_id},
+        )
+    )
+
+
+def _contact_for(session: Session, msg: InboundMessage) -> Contact:
+    """The contact behind this handle; created with its identity on first sight.
+
+    A verified email address (and only a verified one) links a new handle to the contact that
+    already owns that address, so a customer is one contact across channels.
+    """
+    sender = msg.sender
+    found = _identity(session, msg.channel, sender.handle)
+    if found is not None:
+        contact = found.contact
+        if sender.name and not contact.name:
+            contact.name = sender.name
+        return _resolve_merged(session, contact)
+    contact = None
+    if sender.email and sender.verified_email and msg.channel != "email":
+        linked = _identity(session, "email", sender.email.lower())
+        contact = linked.contact if linked else None
+    if contact is None:
+        contact = Contact(name=sender.name or sender.handle, email=sender.email)
+        session.add(contact)
+        session.flush()
+    values = {
+        "contact_id": contact.id,
+        "channel": msg.channel,
+        "handle": sender.handle,
+        "display": sender.name,
+        "verified": msg.channel == "email" or sender.verified_email,
+        "created_at": utcnow(),
+    }
+    stmt = _insert(session)(Identity).values(**values).on_conflict_do_nothing()
+    if session.execute(stmt).rowcount == 0:  # type: ignore[attr-defined]
+        found = _identity(session, msg.channel, sender.handle)
+        assert found is not None
+        return _resolve_merged(session, found.contact)
+    return contact
+
+
+def _identity(session: Session, channel: str, handle: str) -> Identity | None:
+    return session.scalars(
+        select(Identity).where(Identity.channel == channel, Identity.handle == handle)
+    ).first()
+
+
+def _resolve_merged(session: Session, contact: Contact) -> Contact:
+    seen = set()
+    while contact.merged_into_id and contact.id not in seen:
+        seen.add(contact.id)
+        target = session.get(Contact, contact.merged_into_id)
+        if target is None:
+            break
+        contact = target
+    return contact
+
+
+def _lookup_keys(msg: InboundMessage) -> list[str]:
+    keys = [k for k in msg.thread_keys if k]
+    if msg.reference:
+        keys.append(reference_key(msg.reference))
+    return keys
+
+
+def _conversation_for(
+    session: Session, msg: InboundMessage, contact: Contact
+) -> tuple[Conversation, bool, bool]:
+    conversation = _find_conversation(session, msg.account, _lookup_keys(msg))
+    if conversation is not None:
+        return conversation, False, _reopen_if_needed(session, conversation, msg)
+    savepoint = session.begin_nested()
+    try:
+        conversation = _new_conversation(session, msg, contact)
+        own_key = f"id:{msg.external_id}"
+        for key in [own_key, *_lookup_keys(msg)]:
+            session.add(ThreadKey(account=msg.account, key=key, conversation_id=conversation.id))
+        session.flush()
+        savepoint.commit()
+    except IntegrityError:
+        # Another worker created the conversation for this thread first: join it.
+        savepoint.rollback()
+        conversation = _find_conversation(
+            session, msg.account, [f"id:{msg.external_id}", *_lookup_keys(msg)]
+        )
+        if conversation is None:
+            raise
+        return conversation, False, _reopen_if_needed(session, conversation, msg)
+    return conversation, True, False
+
+
+def _find_conversation(session: Session, account: str, keys: Sequence[str]) -> Conversation | None:
+    if not keys:
+        return None
+    rows = session.execute(
+        select(ThreadKey.key, ThreadKey.conversation_id).where(
+            ThreadKey.account == account, ThreadKey.key.in_(list(keys))
+        )
+    ).all()
+    if not rows:
+        return None
+    by_key = {key: cid for key, cid in rows}
+    # Prefer the key the connector listed first (the most specific: In-Reply-To before References).
+    cid = next(by_key[k] for k in keys if k in by_key)
+    conversation = session.get(Conversation, cid)
+    seen = set()
+    while conversation is not None and conversation.merged_into_id and conversation.id not in seen:
+        seen.add(conversation.id)
+        conversation = session.get(Conversation, conversation.merged_into_id)
+    return conversation
+
+
+def _new_conversation(session: Session, msg: InboundMessage, contact: Contact) -> Conversation:
+    now = utcnow()
+    conversation = Conversation(
+        channel=msg.channel,
+        account=msg.account,
+        contact_id=contact.id,
+        subject=msg.subject or "",
+        status="open",
+        is_public=msg.is_public,
+        thread={},
+        created_at=now,
+        last_activity_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    conversation.reference = reference_for(conversation.id)
+    session.add(
+        ThreadKey(
+            account=msg.account,
+            key=reference_key(conversation.reference),
+            conversation_id=conversation.id,
+        )
+    )
+    session.add(
+        Event(
+            conversation_id=conversation.id,
+            type="conversation_created",
+            actor="customer",
+            data={
+                "channel": msg.channel,
+                "account": msg.account,
+                "reference": conversation.reference,
+            },
+        )
+    )
+    return conversation
+
+
+def _reopen_if_needed(session: Session, conversation: Conversation, msg: InboundMessage) -> bool:
+    """A customer writing again reopens a resolved conversation and resumes a pending one."""
+    if msg.sender_kind is not SenderKind.HUMAN:
+        return False
+    if conversation.status == "resolved":
+        conversation.status = "open"
+        conversation.resolved_at = None
+        conversation.ack_sent_at = None  # a reopened conversation is acknowledged again
+        session.add(
+            Event(conversation_id=conversation.id, type="reopened", actor="customer", data={})
+        )
+        return True
+    if conversation.status in ("pending", "snoozed"):
+        session.add(
+            Event(
+                conversation_id=conversation.id,
+                type="status_changed",
+                actor="customer",
+                data={"from": conversation.status, "to": "open", "why": "customer replied"},
+            )
+        )
+        conversation.status = "open"
+        conversation.snoozed_until = None
+    return False
+
+
+def _insert_message(
+    session: Session, msg: InboundMessage, conversation: Conversation
+) -> int | None:
+    values = {
+        "conversation_id": conversation.id,
+        "account": msg.account,
+        "external_id": msg.external_id,
+        "direction": Direction.IN.value,
+        "kind": MessageKind.MESSAGE.value,
+        "sender_kind": msg.sender_kind.value,
+        "sender_handle": msg.sender.handle,
+        "sender_name": msg.sender.name,
+        "subject": msg.subject,
+        "text": msg.text,
+        "full_text": msg.full_text,
+        "html": msg.html,
+        "raw": msg.raw or None,
+        "headers": dict(msg.headers),
+        "flags": list(msg.flags),
+        "no_auto_reply_reason": _no_auto_reply_reason(msg),
+        "extras": _json_safe(dict(msg.extras)),
+        "created_at": msg.received_at,
+    }
+    stmt = _insert(session)(Message).values(**values).on_conflict_do_nothing().returning(Message.id)
+    return session.execute(stmt).scalar()
+
+
+def _no_auto_reply_reason(msg: InboundMessage) -> str | None:
+    if msg.no_auto_reply_reason:
+        return msg.no_auto_reply_reason
+    if msg.sender_kind is not SenderKind.HUMAN:
+        return f"sender is {msg.sender_kind.value.replace('_', ' ')}"
+    return None
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _remember_thread_keys(
+    session: Session, account: str, keys: Iterable[str], conversation_id: int
+) -> None:
+    rows = [{"account": account, "key": k, "conversation_id": conversation_id} for k in keys if k]
+    if rows:
+        session.execute(_insert(session)(ThreadKey).values(rows).on_conflict_do_nothing())
+
+
+def _touch_conversation(conversation: Conversation, msg: InboundMessage) -> None:
+    conversation.last_activity_at = max(conversation.last_activity_at, msg.received_at)
+    conversation.last_inbound_at = msg.received_at
+    conversation.preview = (
+        (msg.text or msg.subject or "").strip().replace("\n", " ")[:PREVIEW_LENGTH]
+    )
+    if not conversation.subject and msg.subject:
+        conversation.subject = msg.subject
+    if msg.sender_kind is SenderKind.HUMAN:
+        thread = dict(conversation.thread or {})
+        thread.update(_json_safe(dict(msg.extras.get("thread") or {})))
+        thread.setdefault("recipient", msg.sender.handle)
+        if msg.sender.name:
+            thread.setdefault("recipient_name", msg.sender.name)
+        thread["last_inbound_id"] = msg.external_id
+        conversation.thread = thread
+    conversation.no_auto_reply_reason = _no_auto_reply_reason(msg)
+
+
+def _mark_bounced(session: Session, msg: InboundMessage, conversation: Conversation) -> None:
+    """A bounce of our own mail flags the failed send where agents will see it."""
+    original = _find_message(session, msg.account, str(msg.extras["bounce_of"]))
+    if original is None or original.direction != Direction.OUT.value:
+        return
+    original.delivery_status = "bounced"
+    session.execute(
+        update(Outbound)
+        .where(Outbound.message_id == original.id)
+        .values(status="failed", last_error=f"bounced: {msg.subject or 'delivery failure'}")
+    )
+    session.add(
+        Event(
+            conversation_id=original.conversation_id,
+            type="delivery_failed",
+            actor="system",
+            data={"message_id": original.id, "bounce_external_id": msg.external_id},
+        )
+    )
+
+
+def save_cursor(session: Session, account: str, cursor: str | None) -> None:
+    row = session.get(ChannelCursor, account)
+    if row is None:
+        session.add(ChannelCursor(account=account, cursor=cursor))
+    else:
+        row.cursor = cursor
+
+
+def load_cursor(session: Session, account: str) -> str | None:
+    row = session.get(ChannelCursor, account)
+    return row.cursor if row else None
+
+
+def store_batch(heard: Heard, account: str, batch: Batch) -> list[IngestResult]:
+    """Store a fetched batch and its cursor in one transaction, then enqueue routing."""
+    store = AttachmentStore(heard.attachments_dir, heard.settings.store.inline_attachment_max)
+    with heard.sessions() as session, session.begin():
+        results = [ingest(session, m, attachments=store) for m in batch.messages]
+        if batch.next_cursor is not None:
+            save_cursor(session, account, batch.next_cursor)
+    announce(heard, results)
+    return results
+
+
+def store_messages(heard: Heard, messages: Sequence[InboundMessage]) -> list[IngestResult]:
+    """Store pushed messages (webhooks) with no cursor; committed before the caller answers."""
+    store = AttachmentStore(heard.attachments_dir, heard.settings.store.inline_attachment_max)
+    with heard.sessions() as session, session.begin():
+        results = [ingest(session, m, attachments=store) for m in messages]
+    announce(heard, results)
+    return results
+
+
+def announce(heard: Heard, results: Sequence[IngestResult]) -> None:
+    """After commit: enqueue one route job per touched conversation and tell live views."""
+    conversations = list(dict.fromkeys(r.conversation_id for r in results if r.created))
+    for cid in conversations:
+        if heard.queue is not None:
+            heard.queue.enqueue("route", cid)
+    if conversations:
+        from inbox import live
+
+        live.publish(heard, {"type": "conversations", "ids": conversations})
