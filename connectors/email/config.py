@@ -1,0 +1,78 @@
+"""What an admin writes under `[[channels]] type = "email"`, validated with pydantic.
+
+Passwords may be written as `{ env = "NAME" }` or `{ file = "PATH" }`; inbox.config resolves
+those before this model sees them, so nothing here reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connectors.base import ChannelConfig
+
+
+class _Server(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)
+    ssl: bool = False
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = Field(None, repr=False)
+    verify_certificates: bool = True
+    timeout: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> _Server:
+        if self.ssl and self.starttls:
+            raise ValueError("choose either ssl (implicit TLS) or starttls, not both")
+        return self
+
+
+class ImapSettings(_Server):
+    ssl: bool = True
+    folder: str = "INBOX"
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.ssl else 143)
+
+
+class SmtpSettings(_Server):
+    starttls: bool = False
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (465 if self.ssl else 587 if self.starttls else 25)
+
+
+class EmailConfig(ChannelConfig):
+    """One support mailbox. `address` is where customers write; `aliases` are ours too."""
+
+    type: Literal["email"] = "email"
+    address: str
+    aliases: tuple[str, ...] = ()
+    imap: ImapSettings | None = None
+    smtp: SmtpSettings | None = None
+    mark_seen: bool = True
+    sent_folder: str | None = None
+    max_attachment_size: int | None = Field(None, ge=0)
+    since: date | None = None
+    batch_size: int = Field(100, ge=1, le=5000)
+    idle: bool = True
+    poll_interval: float = Field(60.0, gt=0)
+
+    @field_validator("address")
+    @classmethod
+    def _looks_like_address(cls, value: str) -> str:
+        if "@" not in value or value.strip() != value:
+            raise ValueError("must be an email address like support@example.com")
+        return value
+
+    @property
+    def own_addresses(self) -> frozenset[str]:
+        return frozenset(a.lower() for a in (self.address, *self.aliases))
