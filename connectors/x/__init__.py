@@ -1,0 +1,1 @@
+"""X (Twitter) channel: public @mentions and DMs through tweepy's v2 AsyncClient."""
