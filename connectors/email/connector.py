@@ -1,0 +1,184 @@
+"""EmailConnector: the glue between the connector seam and the IMAP, MIME and SMTP modules.
+
+IMAP work is blocking (imapclient), so it runs in threads, one connection at a time per
+purpose: reading the inbox, and appending to Sent. Nothing here persists: `fetch` returns the
+messages and the cursor, and the store saves both in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, cast
+
+from connectors.base import Connector
+from connectors.email import cursor as cursors
+from connectors.email.compose import compose
+from connectors.email.config import EmailConfig
+from connectors.email.imap import ImapSession
+from connectors.email.mime import MailContext, normalize
+from connectors.email.smtp import send as smtp_send
+from inbox.errors import ChannelError, PermanentError
+from inbox.types import Batch, Delivery, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTACHMENT = 25 * 1024 * 1024
+IDLE_BACKOFF_MAX = 300.0
+
+Progress = Callable[[int, int], None]
+
+
+class EmailConnector(Connector):
+    kind = "email"
+    config_model = EmailConfig
+    pulls = True
+
+    def __init__(self, config: Any, **options: Any) -> None:
+        super().__init__(config, **options)
+        self.settings = cast(EmailConfig, config)
+        limit = self.settings.max_attachment_size
+        if limit is None:
+            limit = int(options.get("max_attachment_size") or DEFAULT_MAX_ATTACHMENT)
+        self.context = MailContext(
+            account=config.name,
+            own_addresses=self.settings.own_addresses,
+            max_attachment_size=limit,
+        )
+        self.since: date | None = self.settings.since
+        # Called after each batch with (messages fetched now, messages still queued).
+        self.progress: Progress | None = None
+        self._inbox: ImapSession | None = None
+        self._inbox_lock = threading.Lock()
+        self._sent: ImapSession | None = None
+        self._sent_lock = threading.Lock()
+        self._queue: tuple[int, list[int]] = (0, [])
+        self._idle_backoff = 1.0
+
+    # Receiving -----------------------------------------------------------------------------
+    async def fetch(self, cursor: str | None, limit: int) -> Batch:
+        if self.settings.imap is None:
+            return Batch((), cursor)
+        return await asyncio.to_thread(self._fetch_blocking, cursor, max(1, limit))
+
+    def _fetch_blocking(self, cursor: str | None, limit: int) -> Batch:
+        with self._inbox_lock:
+            try:
+                return self._fetch_locked(cursors.parse(cursor), limit)
+            except ChannelError:
+                self._drop_inbox()  # the next call reconnects; the cursor was not advanced
+                raise
+
+    def _fetch_locked(self, state: cursors.ImapCursor, limit: int) -> Batch:
+        session = self._inbox_session()
+        state = state.for_folder(session.select())
+        assert state.uidvalidity is not None
+        queued = self._queued(session, state)
+        take, rest = queued[:limit], queued[limit:]
+        fetched = session.fetch(take)
+        messages = [normalize(f.raw, self.context, f.internal_date) for f in fetched]
+        if self.settings.mark_seen:
+            session.mark_seen([f.uid for f in fetched])
+        self._queue = (state.uidvalidity, rest)
+        last_uid = take[-1] if take else state.last_uid
+        if self.progress is not None:
+            self.progress(len(messages), len(rest))
+        next_cursor = cursors.ImapCursor(state.uidvalidity, last_uid).dump()
+        return Batch(tuple(messages), next_cursor, more=bool(rest))
+
+    def _queued(self, session: ImapSession, state: cursors.ImapCursor) -> list[int]:
+        """UIDs still to read: what the last SEARCH left, else a new SEARCH (one per backlog)."""
+        validity, uids = self._queue
+        if validity == state.uidvalidity and uids:
+            left = uids[bisect.bisect_right(uids, state.last_uid) :]
+            if left:
+                return left
+        return session.uids_after(state.last_uid, self.since)
+
+    def _inbox_session(self) -> ImapSession:
+        if self._inbox is None:
+            assert self.settings.imap is not None
+            self._inbox = ImapSession(self.settings.imap)
+        return self._inbox
+
+    def _drop_inbox(self) -> None:
+        session, self._inbox = self._inbox, None
+        self._queue = (0, [])
+        if session is not None:
+            session.close()
+
+    async def wait_for_news(self, timeout: float) -> None:
+        """IMAP IDLE (RFC 2177) until the folder changes; polling sleep when IDLE is off."""
+        if self.settings.imap is None or not self.settings.idle:
+            await asyncio.sleep(timeout)
+            return
+        stop = threading.Event()
+        try:
+            await asyncio.to_thread(self._idle_blocking, timeout, stop)
+        finally:
+            stop.set()  # a cancelled wait ends its thread within a second
+
+    def _idle_blocking(self, timeout: float, stop: threading.Event) -> None:
+        deadline = time.monotonic() + timeout
+        with self._inbox_lock:
+            try:
+                session = self._inbox_session()
+                session.select()
+                if session.supports_idle():
+                    session.idle(timeout, stop.is_set)
+                    self._idle_backoff = 1.0
+                    return
+            except ChannelError as exc:
+                self._drop_inbox()
+                log.warning("IMAP IDLE on %s failed (%s); reconnecting later", self.name, exc)
+                deadline = min(deadline, time.monotonic() + self._idle_backoff)
+                self._idle_backoff = min(IDLE_BACKOFF_MAX, self._idle_backoff * 2)
+        while not stop.is_set() and time.monotonic() < deadline:
+            stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    # Sending -------------------------------------------------------------------------------
+    async def send(self, outbound: OutboundMessage) -> Delivery:
+        smtp = self.settings.smtp
+        if smtp is None:
+            raise PermanentError(f"channel {self.name} has no [smtp] settings; cannot send mail")
+        msg, message_id = compose(
+            outbound, address=self.settings.address, display_name=self.settings.display_name
+        )
+        reply = await smtp_send(
+            smtp, msg, sender=self.settings.address, recipients=[outbound.recipient]
+        )
+        if self.settings.sent_folder and self.settings.imap is not None:
+            try:
+                await asyncio.to_thread(self._append_sent, msg.as_bytes())
+            except ChannelError as exc:  # the mail went out; a missing copy must not resend it
+                log.warning("could not copy sent mail to %s: %s", self.settings.sent_folder, exc)
+        return Delivery(external_id=message_id, extras={"smtp_reply": reply[:300]})
+
+    def _append_sent(self, raw: bytes) -> None:
+        assert self.settings.imap is not None and self.settings.sent_folder is not None
+        with self._sent_lock:
+            if self._sent is None:
+                self._sent = ImapSession(self.settings.imap)
+            try:
+                self._sent.append(raw, self.settings.sent_folder)
+            except ChannelError:
+                self._sent.close()
+                self._sent = None
+                raise
+
+    # Lifecycle -----------------------------------------------------------------------------
+    async def _close(self) -> None:
+        await asyncio.to_thread(self._close_blocking)
+
+    def _close_blocking(self) -> None:
+        with self._inbox_lock:
+            self._drop_inbox()
+        with self._sent_lock:
+            if self._sent is not None:
+                self._sent.close()
+                self._sent = None

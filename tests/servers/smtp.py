@@ -1,0 +1,89 @@
+"""A real SMTP server (aiosmtpd) on a free loopback port that keeps every message it accepts.
+
+Tests parse what it captured with the stdlib, exactly as a customer's mail client would see it.
+It can refuse recipients (550) or defer them (451) to prove how sends fail.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.servers.dovecot import free_port
+
+
+@dataclass
+class Captured:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.data, policy=default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class _Handler:
+    captured: list[Captured] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        data = content if isinstance(content, bytes) else content.encode()
+        self.captured.append(
+            Captured(str(envelope.mail_from), list(envelope.rcpt_tos), data)
+        )
+        return "250 Message accepted for delivery"
+
+
+class SmtpCapture:
+    def __init__(self) -> None:
+        self.handler = _Handler()
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+
+    def start(self) -> SmtpCapture:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[Captured]:
+        return list(self.handler.captured)
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        self.handler.refuse[address.lower()] = reply
+
+    def clear(self) -> None:
+        self.handler.captured.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Captured]:
+        """The captured messages once there are `count`; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.handler.captured) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.messages
+
+    def config(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port}
