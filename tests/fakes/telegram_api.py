@@ -39,6 +39,7 @@ class Failure:
     description: str
     retry_after: int | None = None
     drop: bool = False
+    after: int = 0  # calls to let through first
 
 
 class FakeTelegram(ThreadedServer):
@@ -117,11 +118,18 @@ class FakeTelegram(ThreadedServer):
             self.files[file_id] = (path, data)
 
     def fail_next(
-        self, method: str, status: int, description: str, retry_after: int | None = None
+        self,
+        method: str,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        after: int = 0,
     ) -> None:
+        """Answer the next `method` call (after letting `after` calls through) with an error."""
         with self.lock:
             self.failures.setdefault(method, deque()).append(
-                Failure(status, description, retry_after)
+                Failure(status, description, retry_after, after=after)
             )
 
     def drop_next(self, method: str) -> None:
@@ -134,6 +142,15 @@ class FakeTelegram(ThreadedServer):
         with self.lock:
             return [c for c in self.calls if c.method in wanted]
 
+    def _take_failure(self, method: str) -> Failure | None:
+        queued = self.failures.get(method)
+        if not queued:
+            return None
+        if queued[0].after > 0:
+            queued[0].after -= 1
+            return None
+        return queued.popleft()
+
     # Bot API --------------------------------------------------------------------------------
     async def _method(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -142,8 +159,7 @@ class FakeTelegram(ThreadedServer):
             self.calls.append(Call(method, params, files))
             if request.match_info["token"] != self.token or self.revoked:
                 return _error(401, "Unauthorized")
-            queued = self.failures.get(method)
-            failure = queued.popleft() if queued else None
+            failure = self._take_failure(method)
         if failure and failure.drop:
             if request.transport is not None:
                 request.transport.abort()
