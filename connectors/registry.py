@@ -26,5 +26,6 @@ def connector_class(kind: str) -> type[Connector]:
         raise KeyError(f"unknown channel type {kind!r}; known: {', '.join(sorted(KINDS))}") from None
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    assert issubclass(cls, Connector)
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        raise TypeError(f"{target} is not a Connector")
     return cls

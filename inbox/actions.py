@@ -231,8 +231,12 @@ def merge(session: Session, source: Conversation, target: Conversation, actor: s
         target.first_response_due = min(dues) if dues else None
     source.merged_into_id = target.id
     source.status, source.resolved_at = "resolved", utcnow()
-    _event(session, source, "merged_into", actor, {"into": target.id, "reference": target.reference})
-    _event(session, target, "merged_from", actor, {"from": source.id, "reference": source.reference})
+    _event(
+        session, source, "merged_into", actor, {"into": target.id, "reference": target.reference}
+    )
+    _event(
+        session, target, "merged_from", actor, {"from": source.id, "reference": source.reference}
+    )
     session.expire(target, ["messages"])
     return target
 

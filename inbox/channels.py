@@ -8,6 +8,7 @@ loop, or a private thread for `heard sync` and tests) instead of opening connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -59,10 +60,9 @@ class ChannelLoop:
     async def aclose(self) -> None:
         opened, self._opened = self._opened, {}
         for connector in opened.values():
-            try:
+            # Closing must not hide the reason we are shutting down.
+            with contextlib.suppress(Exception):
                 await connector.close()
-            except Exception:  # closing must not hide the reason we are shutting down
-                pass
 
     def close(self) -> None:
         if self.loop.is_closed():

@@ -210,7 +210,7 @@ def settings_from_source(src: TomlSource) -> Settings:
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
-    return settings_from_source(load_toml(path))
+    return settings_from_source(load_toml(Path(path)))
 
 
 def settings_from_text(text: str, path: str = "<string>") -> Settings:

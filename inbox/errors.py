@@ -1,16 +1,16 @@
 """Heard's exception tree, drawn once here so every layer maps foreign errors to these.
 
-    HeardError
-    ├── ConfigError            the admin's config or rules are wrong (user fault: list problems)
-    ├── ChannelError           something went wrong talking to a channel
-    │   ├── TransientError     try again later (network, 5xx, timeouts)
-    │   │   └── RateLimitError(retry_after)   the peer asked us to wait
-    │   └── PermanentError     retrying cannot help; shown to agents
-    │       ├── AuthError      credentials rejected
-    │       ├── RecipientError the recipient cannot be reached (blocked bot, bad address)
-    │       ├── MessageTooLong the text does not fit the channel
-    │       └── SignatureError an inbound push was not signed by the peer
-    └── BadInput               a request body or message we cannot accept (HTTP 400)
+HeardError
+├── ConfigError            the admin's config or rules are wrong (user fault: list problems)
+├── ChannelError           something went wrong talking to a channel
+│   ├── TransientError     try again later (network, 5xx, timeouts)
+│   │   └── RateLimitError(retry_after)   the peer asked us to wait
+│   └── PermanentError     retrying cannot help; shown to agents
+│       ├── AuthError      credentials rejected
+│       ├── RecipientError the recipient cannot be reached (blocked bot, bad address)
+│       ├── MessageTooLong the text does not fit the channel
+│       └── SignatureError an inbound push was not signed by the peer
+└── BadInput               a request body or message we cannot accept (HTTP 400)
 """
 
 from __future__ import annotations

@@ -131,12 +131,13 @@ def _contact_for(session: Session, msg: InboundMessage) -> Contact:
         if sender.name and not contact.name:
             contact.name = sender.name
         return _resolve_merged(session, contact)
-    contact = None
+    linked = None
     if sender.email and sender.verified_email and msg.channel != "email":
-        linked = _identity(session, "email", sender.email.lower())
-        contact = linked.contact if linked else None
-    if contact is None:
-        contact = Contact(name=sender.name or sender.handle, email=sender.email)
+        found_email = _identity(session, "email", sender.email.lower())
+        linked = found_email.contact if found_email else None
+    savepoint = session.begin_nested()
+    contact = linked or Contact(name=sender.name or sender.handle, email=sender.email)
+    if linked is None:
         session.add(contact)
         session.flush()
     values = {
@@ -148,10 +149,13 @@ def _contact_for(session: Session, msg: InboundMessage) -> Contact:
         "created_at": utcnow(),
     }
     stmt = _insert(session)(Identity).values(**values).on_conflict_do_nothing()
-    if session.execute(stmt).rowcount == 0:  # type: ignore[attr-defined]
+    if session.execute(stmt.returning(Identity.id)).scalar() is None:
+        # Another worker registered this handle first: drop our new contact, use theirs.
+        savepoint.rollback()
         found = _identity(session, msg.channel, sender.handle)
         assert found is not None
         return _resolve_merged(session, found.contact)
+    savepoint.commit()
     return contact
 
 

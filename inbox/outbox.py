@@ -297,7 +297,7 @@ def mark_failed(session: Session, outbound: Outbound, error: str) -> None:
 
 
 def backoff(attempts: int, base: float) -> float:
-    return min(base * (2 ** max(0, attempts - 1)), MAX_BACKOFF.total_seconds())
+    return float(min(base * (2 ** max(0, attempts - 1)), MAX_BACKOFF.total_seconds()))
 
 
 def recover_stale(session: Session, now: datetime) -> int:

@@ -39,7 +39,7 @@ def make_broker(url: str, namespace: str) -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace=namespace)
+        return RedisBroker(url=url, namespace=namespace)  # type: ignore[no-untyped-call]
     if url.startswith("amqp://"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
