@@ -1,13 +1,31 @@
-"""Routing a conversation after new customer messages (minimal until the rules engine lands)."""
+"""Routing a conversation after new customer messages: rules, owner, SLA clocks, acknowledgement.
+
+Called by the route actor inside a transaction. The conversation row is locked first, so two
+route jobs for one conversation (two quick messages) run one after the other and the
+acknowledgement goes out once. A new (or reopened) conversation gets the full treatment; a
+follow-up only collects tags and priority from the rules. Every decision is an Event.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox.models import Conversation, Event, utcnow
+from inbox.models import PRIORITIES, Contact, Conversation, ConversationTag, Event, Message, utcnow
+from inbox.notify import notify_owner
+from inbox.outbox import queue_outbound
+from inbox.promise import customer_text, set_due_times
+from inbox.rulebook import rules_for
+from inbox.types import Direction, MessageKind
+from routing.assign import route_owner
+from rules.facts import Facts
+from rules.language import detect_language
+from rules.matcher import Actions, Decision
+from rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
     from inbox.app import Heard
@@ -15,11 +33,230 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def route_conversation(heard: Heard, session: Session, conversation_id: int) -> None:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None:
+def route_conversation(
+    heard: Heard, session: Session, conversation_id: int, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    conversation = session.get(
+        Conversation, conversation_id, with_for_update=True, populate_existing=True
+    )
+    if conversation is None or conversation.merged_into_id is not None:
         return
-    if conversation.routed_at is None:
-        conversation.routed_at = utcnow()
-        session.add(Event(conversation_id=conversation.id, type="routed", data={}))
-    log.info("routed conversation %s", conversation.reference)
+    message = _latest_inbound(session, conversation.id)
+    if message is None:
+        return
+    ruleset = rules_for(heard, session)
+    contact = session.get(Contact, conversation.contact_id)
+    if conversation.language is None:
+        conversation.language = (contact.language if contact else None) or detect_language(
+            message.text
+        )
+    fresh = conversation.routed_at is None
+    reopened = not fresh and _reopened_since_routing(session, conversation)
+    facts = _facts(conversation, message, contact, first_message=fresh, now=now)
+    decision = ruleset.match(facts)
+    _record_rules(session, conversation, decision)
+    _apply_tags_and_priority(conversation, decision.actions)
+    if not (fresh or reopened):
+        return
+    _route_new(heard, session, ruleset, conversation, message, decision.actions, now)
+
+
+def _route_new(
+    heard: Heard,
+    session: Session,
+    ruleset: RuleSet,
+    conversation: Conversation,
+    message: Message,
+    actions: Actions,
+    now: datetime,
+) -> None:
+    conversation.routed_at = now
+    if actions.resolve or actions.spam:
+        conversation.status = "resolved"
+        conversation.resolved_at = now
+        why = "spam" if actions.spam else "resolved by rule"
+        session.add(
+            Event(
+                conversation_id=conversation.id,
+                type="auto_resolved",
+                actor="rules",
+                data={"why": why},
+            )
+        )
+        return
+    conversation.sla_policy = actions.sla or _team_sla(ruleset, actions.team)
+    conversation.first_response_at = None
+    conversation.sla_warned_at = conversation.escalated_at = conversation.sla_paused_at = None
+    set_due_times(ruleset, conversation, min(message.created_at, now))
+    choice = route_owner(session, ruleset, conversation, actions, now=now)
+    if conversation.first_response_due is not None:
+        session.add(
+            Event(
+                conversation_id=conversation.id,
+                type="sla_set",
+                actor="rules",
+                data={
+                    "policy": conversation.sla_policy,
+                    "first_response_due": conversation.first_response_due.isoformat(),
+                    "resolution_due": conversation.resolution_due.isoformat()
+                    if conversation.resolution_due
+                    else None,
+                },
+            )
+        )
+    _acknowledge(heard, session, ruleset, conversation, message, actions, now)
+    if choice.agent:
+        notify_owner(
+            heard, session, conversation, owner=choice.agent, kind="agent", reason="assigned"
+        )
+    elif choice.team:
+        notify_owner(heard, session, conversation, owner=choice.team, kind="team", reason="queued")
+
+
+def _acknowledge(
+    heard: Heard,
+    session: Session,
+    ruleset: RuleSet,
+    conversation: Conversation,
+    message: Message,
+    actions: Actions,
+    now: datetime,
+) -> None:
+    """At most once per conversation (ingest clears ack_sent_at on a reopen); never to machines."""
+    if conversation.ack_sent_at is not None:
+        return
+    why_not = _no_ack_reason(message, actions)
+    if why_not is None:
+        rendered = customer_text(
+            session, ruleset, conversation, actions.ack or "ack", conversation.first_response_due
+        )
+        if rendered is None:
+            why_not = f"no template {actions.ack!r}"
+    if why_not is not None:
+        session.add(
+            Event(
+                conversation_id=conversation.id,
+                type="ack_skipped",
+                actor="rules",
+                data={"why": why_not},
+            )
+        )
+        return
+    text, language = rendered  # type: ignore[misc]
+    outbound = queue_outbound(
+        session,
+        conversation,
+        text=text,
+        kind=MessageKind.ACK,
+        auto_reply_cap=_cap(heard, conversation),
+        now=now,
+    )
+    if outbound is None:
+        return  # the outbox recorded why (machine conversation, hourly cap)
+    conversation.ack_sent_at = now
+    session.add(
+        Event(
+            conversation_id=conversation.id,
+            type="ack_queued",
+            actor="rules",
+            data={"template": actions.ack, "language": language, "outbound_id": outbound.id},
+        )
+    )
+
+
+def _no_ack_reason(message: Message, actions: Actions) -> str | None:
+    if message.sender_kind != "human":
+        return f"sender is {message.sender_kind}, not a person (RFC 3834)"
+    if message.no_auto_reply_reason:
+        return message.no_auto_reply_reason
+    if not actions.ack:
+        return "the rule says no acknowledgement"
+    return None
+
+
+def _cap(heard: Heard, conversation: Conversation) -> int:
+    try:
+        return heard.channel_config(conversation.account).auto_reply_per_hour
+    except KeyError:
+        return 3
+
+
+def _team_sla(ruleset: RuleSet, team: str | None) -> str | None:
+    definition = ruleset.teams.get(team or "")
+    return definition.sla if definition else None
+
+
+def _latest_inbound(session: Session, conversation_id: int) -> Message | None:
+    return session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == Direction.IN.value)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+def _reopened_since_routing(session: Session, conversation: Conversation) -> bool:
+    assert conversation.routed_at is not None
+    return (
+        session.scalar(
+            select(Event.id)
+            .where(
+                Event.conversation_id == conversation.id,
+                Event.type == "reopened",
+                Event.created_at >= conversation.routed_at,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _facts(
+    conversation: Conversation,
+    message: Message,
+    contact: Contact | None,
+    *,
+    first_message: bool,
+    now: datetime,
+) -> Facts:
+    return Facts(
+        channel=conversation.channel,
+        account=conversation.account,
+        text=message.text,
+        now=now,
+        subject=message.subject or conversation.subject,
+        sender=message.sender_handle,
+        sender_email=contact.email if contact else None,
+        sender_kind=message.sender_kind,
+        contact_tags=frozenset(str(t) for t in (contact.tags if contact else []) or []),
+        language=conversation.language,
+        first_message=first_message,
+        public=conversation.is_public,
+    )
+
+
+def _record_rules(session: Session, conversation: Conversation, decision: Decision) -> None:
+    actions = decision.actions
+    data = {
+        "rules": list(decision.hits),
+        "team": actions.team,
+        "agent": actions.agent,
+        "priority": actions.priority,
+        "sla": actions.sla,
+        "tags": list(actions.tags),
+        "ack": actions.ack,
+    }
+    kind = "rules_matched" if decision.hits else "rules_defaulted"
+    session.add(Event(conversation_id=conversation.id, type=kind, actor="rules", data=data))
+
+
+def _apply_tags_and_priority(conversation: Conversation, actions: Actions) -> None:
+    have = set(conversation.tags)
+    for tag in (*actions.tags, *(["spam"] if actions.spam else [])):
+        if tag not in have:
+            conversation.tag_rows.append(ConversationTag(tag=tag))
+            have.add(tag)
+    if actions.priority:
+        # Rules only ever raise priority: an agent's (or an earlier rule's) higher choice stands.
+        conversation.priority = max(conversation.priority, PRIORITIES.index(actions.priority))

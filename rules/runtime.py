@@ -81,6 +81,8 @@ class RulesHolder:
         self._stamp = _stamp(self._watched)
         self._checked_at = time.monotonic()
         self.version = 1
+        # The version whose agents were mirrored into the store (set by the store wiring).
+        self.synced_version: int | None = None
         self.last_problems: list[str] = []
 
     @property
