@@ -64,7 +64,8 @@ class EmailConnector(Connector):
     async def fetch(self, cursor: str | None, limit: int) -> Batch:
         if self.settings.imap is None:
             return Batch((), cursor)
-        return await asyncio.to_thread(self._fetch_blocking, cursor, max(1, limit))
+        limit = max(1, min(limit, self.settings.batch_size))
+        return await asyncio.to_thread(self._fetch_blocking, cursor, limit)
 
     def _fetch_blocking(self, cursor: str | None, limit: int) -> Batch:
         with self._inbox_lock:

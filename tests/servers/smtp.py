@@ -48,9 +48,7 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else content.encode()
-        self.captured.append(
-            Captured(str(envelope.mail_from), list(envelope.rcpt_tos), data)
-        )
+        self.captured.append(Captured(str(envelope.mail_from), list(envelope.rcpt_tos), data))
         return "250 Message accepted for delivery"
 
 

@@ -1,0 +1,74 @@
+"""A loopback TCP proxy that can cut a connection after N bytes from the server.
+
+Tests put it between a client and a real server to prove what happens when the network drops
+in the middle of a reply (an IMAP FETCH half received), which no mock can show honestly.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from contextlib import suppress
+
+
+class CuttingProxy:
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = "127.0.0.1", self._listener.getsockname()[1]
+        self._budget: int | None = None
+        self._lock = threading.Lock()
+        self.cuts = 0
+        self._sockets: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def start(self) -> CuttingProxy:
+        self._thread.start()
+        return self
+
+    def cut_after(self, nbytes: int | None) -> None:
+        """Cut the next connection once it has received `nbytes` from the server (None: never)."""
+        with self._lock:
+            self._budget = nbytes
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self._sockets += [client, server]
+            with self._lock:
+                budget, self._budget = self._budget, None
+            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, budget), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, budget: int | None) -> None:
+        try:
+            while True:
+                data = src.recv(8192)
+                if not data:
+                    break
+                if budget is not None:
+                    if len(data) >= budget:
+                        dst.sendall(data[:budget])
+                        self.cuts += 1
+                        break
+                    budget -= len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with suppress(OSError):
+                    sock.close()
+
+    def stop(self) -> None:
+        with suppress(OSError):
+            self._listener.close()
+        for sock in self._sockets:
+            with suppress(OSError):
+                sock.close()
