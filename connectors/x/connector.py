@@ -176,7 +176,7 @@ class XConnector(Connector):
             if not state.since_id or not token:
                 break  # first run reads the newest page only: no backfill of old mentions
         state.since_id = newest
-        return found
+        return normalize.oldest_first(found)
 
     async def _read_dms(self, state: Cursor, limit: int) -> list[InboundMessage]:
         client, own = self._require()

@@ -40,14 +40,14 @@ def items(payload: Any) -> list[Any]:
 def mentions(payload: Any, account: str, own_id: str) -> list[InboundMessage]:
     users = users_by_id(payload)
     found = (_guarded(mention, t, users, account, own_id) for t in items(payload))
-    return _oldest_first(m for m in found if m is not None)
+    return oldest_first(m for m in found if m is not None)
 
 
 def dm_events(
     events: Iterable[Any], users: Users, account: str, own_id: str
 ) -> list[InboundMessage]:
     found = (_guarded(dm_event, e, users, account, own_id) for e in events)
-    return _oldest_first(m for m in found if m is not None)
+    return oldest_first(m for m in found if m is not None)
 
 
 def _guarded(
@@ -148,7 +148,7 @@ def activity(payload: Any, account: str, own_id: str) -> list[InboundMessage]:
         found.append(_guarded(lambda t, _u, a, o: _v1_tweet(t, a, o), tweet, {}, account, own))
     for event in _as_list(payload.get("direct_message_events")):
         found.append(_guarded(_v1_dm, event, users or {}, account, own))
-    return _oldest_first(m for m in found if m is not None)
+    return oldest_first(m for m in found if m is not None)
 
 
 def _v1_tweet(tweet: Any, account: str, own: str) -> InboundMessage | None:
@@ -267,7 +267,7 @@ def flagged(
     )
 
 
-def _oldest_first(found: Iterable[InboundMessage]) -> list[InboundMessage]:
+def oldest_first(found: Iterable[InboundMessage]) -> list[InboundMessage]:
     def order(m: InboundMessage) -> int:
         tail = m.external_id.rsplit(":", 1)[-1]
         return int(tail) if tail.isdigit() else 0

@@ -31,7 +31,9 @@ class Window:
 def route_of(method: str, path: str) -> str:
     """`GET /2/users/:id/mentions` for `GET /2/users/783214/mentions?...`."""
     segments = path.split("?", 1)[0].split("/")
-    return f"{method.upper()} " + "/".join(":id" if ID_SEGMENT.match(s) else s for s in segments)
+    # Keep the version segment ("2"); ids come after it.
+    named = [":id" if i > 1 and ID_SEGMENT.match(s) else s for i, s in enumerate(segments)]
+    return f"{method.upper()} " + "/".join(named)
 
 
 class RateLimits:
