@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "inbox.cli.db_cmd",
     "inbox.cli.conversations_cmd",
     "inbox.cli.rules_cmd",
+    "inbox.cli.availability_cmd",
     "inbox.cli.agents_cmd",
     "inbox.cli.tokens_cmd",
     "inbox.cli.contacts_cmd",
