@@ -75,18 +75,20 @@ def _address(name: str, addr: str) -> Address:
 
 
 def _threading(outbound: OutboundMessage) -> tuple[str | None, list[str]]:
-    parent_ids = message_ids(
-        outbound.in_reply_to or str(outbound.thread.get("last_message_id") or "")
-    )
+    """In-Reply-To and References per RFC 5322 §3.6.4: the parent's chain, then the parent.
+
+    The customer's own References (kept in the conversation's thread) come first, so clients
+    that thread by the root id find it; the conversation's stored ids fill what they trimmed.
+    """
+    last = outbound.in_reply_to or str(outbound.thread.get("last_message_id") or "")
+    parent_ids = message_ids(last)
     parent = parent_ids[0] if parent_ids else None
-    chain = [i for ref in outbound.references for i in message_ids(ref)]
-    if not chain:
-        chain = [
-            i for ref in outbound.thread.get("references") or () for i in message_ids(str(ref))
-        ]
-    if parent and parent not in chain:
+    chain = [i for ref in outbound.thread.get("references") or () for i in message_ids(str(ref))]
+    chain += [i for ref in outbound.references for i in message_ids(ref)]
+    chain = [i for i in dict.fromkeys(chain) if i != parent]
+    if parent:
         chain.append(parent)
-    return parent, list(dict.fromkeys(chain))[-20:]
+    return parent, chain[-20:]
 
 
 def text_to_html(text: str) -> str:

@@ -163,16 +163,15 @@ def test_no_machine_is_ever_acknowledged_but_every_machine_mail_is_kept_with_the
     assert reasons == expected
     # Exactly one mail went out: the acknowledgement to the person.
     assert [s.recipients for s in smtp.wait_for(1)] == [["bea@customer.example"]]
-    with heard.sessions() as session:
+    with heard.sessions() as session, session.begin():
         machine_conversations = session.scalars(
             select(Conversation).where(Conversation.no_auto_reply_reason.is_not(None))
         ).all()
         assert len(machine_conversations) == len(MACHINES) + 1
         # The outbox itself refuses an automatic message to any of them.
-        with session.begin():
-            for conv in machine_conversations:
-                assert queue_outbound(session, conv, text="hi", kind=MessageKind.ACK) is None
-                assert queue_outbound(session, conv, text="hi", kind=MessageKind.UPDATE) is None
+        for conv in machine_conversations:
+            assert queue_outbound(session, conv, text="hi", kind=MessageKind.ACK) is None
+            assert queue_outbound(session, conv, text="hi", kind=MessageKind.UPDATE) is None
     assert len(smtp.messages) == 1
 
 
