@@ -26,9 +26,23 @@ TOKEN_PREFIX = "hrd_"
 # Writing last_used_at on every request would turn reads into writes; once a minute is plenty.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
+# argon2-cffi's default is RFC 9106's low-memory profile (argon2id, 64 MiB, 3 passes).
 _hasher = PasswordHasher()
 # Verified when the login name is unknown, so a wrong name costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the KDF parameters (tests use argon2's cheapest profile to stay fast)."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -39,7 +53,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
