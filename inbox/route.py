@@ -46,6 +46,9 @@ def route_conversation(
     if message is None:
         return
     ruleset = rules_for(heard, session)
+    if not ruleset.configured:
+        _route_unconfigured(session, conversation, now)
+        return
     contact = session.get(Contact, conversation.contact_id)
     if conversation.language is None:
         conversation.language = (contact.language if contact else None) or detect_language(
@@ -60,6 +63,17 @@ def route_conversation(
     if not (fresh or reopened):
         return
     _route_new(heard, session, ruleset, conversation, message, decision.actions, now)
+
+
+def _route_unconfigured(session: Session, conversation: Conversation, now: datetime) -> None:
+    """No rules sections at all: nobody to assign and no promise to make, so no ack either."""
+    if conversation.routed_at is None:
+        conversation.routed_at = now
+        session.add(
+            Event(
+                conversation_id=conversation.id, type="routed", data={"why": "no rules configured"}
+            )
+        )
 
 
 def _route_new(

@@ -44,6 +44,18 @@ class RuleSet:
             return self.defaults.business_hours
         return next(iter(self.business_hours), None)
 
+    @property
+    def configured(self) -> bool:
+        """False for a Heard with no rules sections at all: it routes and acknowledges nothing."""
+        return bool(
+            self.rules
+            or self.teams
+            or self.agents
+            or self.templates
+            or self.slas
+            or self.defaults.model_fields_set
+        )
+
     def match(self, facts: Facts) -> Decision:
         return self.matcher.match(facts, self.defaults)
 
