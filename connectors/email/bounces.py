@@ -11,7 +11,7 @@ import re
 from email.message import Message
 from email.parser import HeaderParser
 
-from connectors.email.thread_keys import message_ids
+from connectors.email.thread_keys import body_offset, message_ids
 
 _PASTED_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 _HEADER_TYPES = ("text/rfc822-headers", "message/rfc822-headers")
@@ -23,7 +23,7 @@ def original_message_id(msg: Message, raw: bytes, own_id: str) -> str | None:
     if found and found != own_id:
         return found
     # Pasted headers, or MIME too broken to find the part: read the body as plain bytes.
-    start = raw.find(b"\n\n")
+    start = body_offset(raw)
     body_text = raw[start : start + 512 * 1024].decode("latin-1") if start >= 0 else ""
     for match in _PASTED_ID.finditer(body_text):
         if match.group(1) != own_id:

@@ -16,6 +16,7 @@ from connectors.email.charsets import decode
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _FOLD = re.compile(r"\r?\n[ \t]+")
+_ADDR_SPEC = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -100,7 +101,7 @@ def address(msg: Message, name: str) -> tuple[str, str]:
     except Exception:
         pairs = []
     for display, addr in pairs:
-        if "@" in addr and " " not in addr.strip():
+        if _ADDR_SPEC.match(addr.strip()):
             return text(display).strip('"'), addr.strip().lower()
-    match = re.search(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+", raw)
+    match = re.search(r"[^\s<>\"'(),;:@]+@[^\s<>\"'(),;:@]+", raw)
     return ("", match.group(0).lower()) if match else ("", "")

@@ -23,6 +23,7 @@ from connectors.email.charsets import decode
 from connectors.email.html import html_to_text, sanitize
 from connectors.email.quoting import new_text
 from connectors.email.thread_keys import (
+    body_offset,
     message_ids,
     reference_tag,
     synthetic_message_id,
@@ -170,8 +171,8 @@ def _own_id(raw: bytes, msg: Message) -> str:
     if ids:
         return ids[0]
     # Hash what identifies the mail, not the transport headers a second delivery changes.
-    sep = raw.find(b"\n\n")
-    body = raw[sep:] if sep >= 0 else b""
+    start = body_offset(raw)
+    body = raw[start:] if start >= 0 else b""
     stable = [headers.get(msg, n).encode() for n in ("From", "To", "Cc", "Date", "Subject")]
     return synthetic_message_id(*stable, body.replace(b"\r\n", b"\n"))
 

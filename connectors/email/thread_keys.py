@@ -63,6 +63,12 @@ def thread_keys(
     return tuple(unique[:MAX_KEYS])
 
 
+def body_offset(raw: bytes) -> int:
+    """Where the body starts (after the first empty line, CRLF or bare LF); -1 if nowhere."""
+    found = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
+    return min(found) if found else -1
+
+
 def synthetic_message_id(*parts: bytes) -> str:
     """A stable id for mail without Message-ID, so a re-sync finds the same message again."""
     digest = hashlib.sha256(b"\0".join(parts)).hexdigest()[:40]

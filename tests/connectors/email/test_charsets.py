@@ -33,7 +33,7 @@ KOREAN = "대부분의 마찬가지로, 우리는 하나님을 믿습니다."
         ("中文邮件测试内容".encode("gb18030"), "gb2312", "中文邮件测试内容"),
         (RUSSIAN.encode("cp1251"), "x-no-such-charset", RUSSIAN),  # unknown label: guessed
         (RUSSIAN.encode("utf-8"), None, RUSSIAN),
-        ("Grüße".encode("utf-8"), '"UTF-8"', "Grüße"),
+        ("Grüße".encode(), '"UTF-8"', "Grüße"),
     ],
 )
 def test_decode_reads_what_the_sender_meant(data: bytes, label: str | None, expected: str) -> None:
@@ -80,6 +80,6 @@ def test_address_splits_before_decoding_so_commas_in_names_survive() -> None:
 
 
 def test_address_tolerates_garbage() -> None:
-    msg = parse(b"From: <<<@@@>>> \"unterminated\r\n\r\n")
+    msg = parse(b'From: <<<@@@>>> "unterminated\r\n\r\n')
     assert headers.address(msg, "From") == ("", "")
     assert headers.address(parse(b"To: x@y.z\r\n\r\n"), "From") == ("", "")
