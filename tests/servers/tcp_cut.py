@@ -66,6 +66,15 @@ class CuttingProxy:
                 with suppress(OSError):
                     sock.close()
 
+    def stop_all_connections(self) -> None:
+        """Drop every open connection at once, as a server restart or NAT timeout does."""
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with suppress(OSError):
+                sock.close()
+
     def stop(self) -> None:
         with suppress(OSError):
             self._listener.close()
