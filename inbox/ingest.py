@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -64,20 +64,63 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+@dataclass
+class BatchMemo:
+    """What one transaction already learned, so a batch of 200 asks the store once, not 200x.
+
+    Only facts that cannot change under us inside our own transaction are kept: rows we wrote,
+    and rows that existed (a concurrent writer is caught by the unique constraints).
+    """
+
+    messages: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    contacts: dict[tuple[str, str], Contact] = field(default_factory=dict)
+    keys: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    routed: set[int] = field(default_factory=set)
+    prefetched: bool = False
+
+    def prefetch(self, session: Session, msgs: Sequence[InboundMessage]) -> None:
+        by_account: dict[str, list[str]] = {}
+        for m in msgs:
+            by_account.setdefault(m.account, []).append(m.external_id)
+        for account, ids in by_account.items():
+            for start in range(0, len(ids), 500):
+                rows = session.execute(
+                    select(Message.external_id, Message.id, Message.conversation_id).where(
+                        Message.account == account,
+                        Message.external_id.in_(ids[start : start + 500]),
+                    )
+                ).all()
+                for external_id, message_id, conversation_id in rows:
+                    self.messages[(account, external_id)] = (message_id, conversation_id)
+        self.prefetched = True
+
+
 def ingest(
-    session: Session, msg: InboundMessage, *, attachments: AttachmentStore | None = None
+    session: Session,
+    msg: InboundMessage,
+    *,
+    attachments: AttachmentStore | None = None,
+    memo: BatchMemo | None = None,
 ) -> IngestResult:
     """Store `msg` inside the caller's transaction; a duplicate stores nothing."""
-    existing = _find_message(session, msg.account, msg.external_id)
-    if existing is not None:
-        return IngestResult(existing.id, existing.conversation_id, created=False)
+    memo = memo if memo is not None else BatchMemo()
+    seen = memo.messages.get((msg.account, msg.external_id))
+    if seen is not None:
+        return IngestResult(seen[0], seen[1], created=False)
+    if not memo.prefetched:
+        existing = _find_message(session, msg.account, msg.external_id)
+        if existing is not None:
+            return IngestResult(existing.id, existing.conversation_id, created=False)
     if msg.edit_of:
         edited = _find_message(session, msg.account, msg.edit_of)
         if edited is not None:
             _apply_edit(session, edited, msg)
             return IngestResult(edited.id, edited.conversation_id, created=False)
-    contact = _contact_for(session, msg)
-    conversation, new, reopened = _conversation_for(session, msg, contact)
+    contact = memo.contacts.get((msg.channel, msg.sender.handle))
+    if contact is None:
+        contact = _contact_for(session, msg)
+        memo.contacts[(msg.channel, msg.sender.handle)] = contact
+    conversation, new, reopened = _conversation_for(session, msg, contact, memo)
     message_id = _insert_message(session, msg, conversation)
     if message_id is None:  # another worker stored it between our check and insert
         winner = _find_message(session, msg.account, msg.external_id)
@@ -88,11 +131,14 @@ def ingest(
         row = store.row(item)
         row.message_id = message_id
         session.add(row)
-    _remember_thread_keys(session, msg.account, msg.thread_keys, conversation.id)
+    memo.messages[(msg.account, msg.external_id)] = (message_id, conversation.id)
+    _remember_thread_keys(session, msg.account, msg.thread_keys, conversation.id, memo)
     _touch_conversation(conversation, msg)
     if msg.extras.get("bounce_of"):
         _mark_bounced(session, msg, conversation)
-    session.add(Job(actor="route", ref_id=conversation.id))
+    if conversation.id not in memo.routed:
+        memo.routed.add(conversation.id)
+        session.add(Job(actor="route", ref_id=conversation.id))
     return IngestResult(message_id, conversation.id, True, new, reopened)
 
 
@@ -184,24 +230,28 @@ def _lookup_keys(msg: InboundMessage) -> list[str]:
 
 
 def _conversation_for(
-    session: Session, msg: InboundMessage, contact: Contact
+    session: Session, msg: InboundMessage, contact: Contact, memo: BatchMemo
 ) -> tuple[Conversation, bool, bool]:
-    conversation = _find_conversation(session, msg.account, _lookup_keys(msg))
+    conversation = _find_conversation(session, msg.account, _lookup_keys(msg), memo)
     if conversation is not None:
         return conversation, False, _reopen_if_needed(session, conversation, msg)
     savepoint = session.begin_nested()
     try:
         conversation = _new_conversation(session, msg, contact)
         own_key = f"id:{msg.external_id}"
-        for key in [own_key, *_lookup_keys(msg)]:
+        new_keys = list(dict.fromkeys([own_key, *_lookup_keys(msg)]))
+        for key in new_keys:
             session.add(ThreadKey(account=msg.account, key=key, conversation_id=conversation.id))
         session.flush()
         savepoint.commit()
+        for key in [*new_keys, reference_key(conversation.reference or "")]:
+            memo.keys[(msg.account, key)] = conversation.id
     except IntegrityError:
         # Another worker created the conversation for this thread first: join it.
         savepoint.rollback()
+        memo.keys.clear()
         conversation = _find_conversation(
-            session, msg.account, [f"id:{msg.external_id}", *_lookup_keys(msg)]
+            session, msg.account, [f"id:{msg.external_id}", *_lookup_keys(msg)], memo
         )
         if conversation is None:
             raise
@@ -209,19 +259,26 @@ def _conversation_for(
     return conversation, True, False
 
 
-def _find_conversation(session: Session, account: str, keys: Sequence[str]) -> Conversation | None:
+def _find_conversation(
+    session: Session, account: str, keys: Sequence[str], memo: BatchMemo
+) -> Conversation | None:
     if not keys:
         return None
-    rows = session.execute(
-        select(ThreadKey.key, ThreadKey.conversation_id).where(
-            ThreadKey.account == account, ThreadKey.key.in_(list(keys))
-        )
-    ).all()
-    if not rows:
-        return None
-    by_key = {key: cid for key, cid in rows}
+    unknown = [k for k in keys if (account, k) not in memo.keys]
+    if unknown:
+        rows = session.execute(
+            select(ThreadKey.key, ThreadKey.conversation_id).where(
+                ThreadKey.account == account, ThreadKey.key.in_(unknown)
+            )
+        ).all()
+        for key in unknown:
+            memo.keys[(account, key)] = None
+        for key, cid in rows:
+            memo.keys[(account, key)] = cid
     # Prefer the key the connector listed first (the most specific: In-Reply-To before References).
-    cid = next(by_key[k] for k in keys if k in by_key)
+    cid = next((memo.keys[(account, k)] for k in keys if memo.keys.get((account, k))), None)
+    if cid is None:
+        return None
     conversation = session.get(Conversation, cid)
     seen = set()
     while conversation is not None and conversation.merged_into_id and conversation.id not in seen:
@@ -340,11 +397,14 @@ def _json_safe(value: Any) -> Any:
 
 
 def _remember_thread_keys(
-    session: Session, account: str, keys: Iterable[str], conversation_id: int
+    session: Session, account: str, keys: Iterable[str], conversation_id: int, memo: BatchMemo
 ) -> None:
-    rows = [{"account": account, "key": k, "conversation_id": conversation_id} for k in keys if k]
-    if rows:
+    fresh = [k for k in dict.fromkeys(keys) if k and memo.keys.get((account, k)) is None]
+    if fresh:
+        rows = [{"account": account, "key": k, "conversation_id": conversation_id} for k in fresh]
         session.execute(_insert(session)(ThreadKey).values(rows).on_conflict_do_nothing())
+        for key in fresh:
+            memo.keys[(account, key)] = conversation_id
 
 
 def _touch_conversation(conversation: Conversation, msg: InboundMessage) -> None:
@@ -387,6 +447,14 @@ def _mark_bounced(session: Session, msg: InboundMessage, conversation: Conversat
     )
 
 
+def ingest_all(
+    session: Session, msgs: Sequence[InboundMessage], store: AttachmentStore | None = None
+) -> list[IngestResult]:
+    memo = BatchMemo()
+    memo.prefetch(session, msgs)
+    return [ingest(session, m, attachments=store, memo=memo) for m in msgs]
+
+
 def save_cursor(session: Session, account: str, cursor: str | None) -> None:
     row = session.get(ChannelCursor, account)
     if row is None:
@@ -403,8 +471,8 @@ def load_cursor(session: Session, account: str) -> str | None:
 def store_batch(heard: Heard, account: str, batch: Batch) -> list[IngestResult]:
     """Store a fetched batch and its cursor in one transaction, then enqueue routing."""
     store = AttachmentStore(heard.attachments_dir, heard.settings.store.inline_attachment_max)
-    with heard.sessions() as session, session.begin():
-        results = [ingest(session, m, attachments=store) for m in batch.messages]
+    with heard.sessions() as session, session.begin(), session.no_autoflush:
+        results = ingest_all(session, batch.messages, store)
         if batch.next_cursor is not None:
             save_cursor(session, account, batch.next_cursor)
     announce(heard, results)
@@ -414,8 +482,8 @@ def store_batch(heard: Heard, account: str, batch: Batch) -> list[IngestResult]:
 def store_messages(heard: Heard, messages: Sequence[InboundMessage]) -> list[IngestResult]:
     """Store pushed messages (webhooks) with no cursor; committed before the caller answers."""
     store = AttachmentStore(heard.attachments_dir, heard.settings.store.inline_attachment_max)
-    with heard.sessions() as session, session.begin():
-        results = [ingest(session, m, attachments=store) for m in messages]
+    with heard.sessions() as session, session.begin(), session.no_autoflush:
+        results = ingest_all(session, messages, store)
     announce(heard, results)
     return results
 
