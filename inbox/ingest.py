@@ -273,13 +273,13 @@ def _find_conversation(
         ).all()
         for key in unknown:
             memo.keys[(account, key)] = None
-        for key, cid in rows:
-            memo.keys[(account, key)] = cid
+        for key, found in rows:
+            memo.keys[(account, key)] = found
     # Prefer the key the connector listed first (the most specific: In-Reply-To before References).
-    cid = next((memo.keys[(account, k)] for k in keys if memo.keys.get((account, k))), None)
-    if cid is None:
+    target = next((memo.keys[(account, k)] for k in keys if memo.keys.get((account, k))), None)
+    if target is None:
         return None
-    conversation = session.get(Conversation, cid)
+    conversation = session.get(Conversation, target)
     seen = set()
     while conversation is not None and conversation.merged_into_id and conversation.id not in seen:
         seen.add(conversation.id)
