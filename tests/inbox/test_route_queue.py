@@ -1,0 +1,101 @@
+"""Through the real queue: a webhook message is routed and its ack reaches the channel once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+from inbox.app import Heard
+from inbox.ingest import store_messages
+from inbox.models import Conversation
+from tests.conftest import BASE_CONFIG, MakeHeard
+from tests.inbox.helpers import inbound
+from tests.inbox.routekit import TEAM_CONFIG, arrive, conversation, events, outbound, route
+from tests.servers.http_receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+def test_ack_is_delivered_once_on_the_conversations_channel(
+    make_heard: MakeHeard, store_url: str, receiver: Receiver
+) -> None:
+    config = TEAM_CONFIG.replace("http://127.0.0.1:9/unused", receiver.url)
+    heard = make_heard(config, store_url=store_url)
+    [result] = store_messages(
+        heard, [inbound("m1", text="My parcel never arrived, please help", name="Jo")]
+    )
+    store_messages(heard, [inbound("m2", text="Any news on my parcel? Still missing")])
+    heard.queue.drain()
+    [got] = receiver.wait_for(1)
+    assert got.json["kind"] == "ack" and got.json["text"].startswith(
+        "Hi Jo, we have your message (R-"
+    )
+    assert len(receiver.received) == 1
+    assert conversation(heard, result.conversation_id).assignee == "ann"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def notify(
+        self,
+        heard: Heard,
+        session: Session,
+        conversation: Conversation,
+        *,
+        owner: str,
+        kind: str,
+        reason: str,
+    ) -> None:
+        self.calls.append((owner, kind, reason))
+
+
+def test_the_notifier_is_pluggable(make_heard: MakeHeard) -> None:
+    heard = make_heard(TEAM_CONFIG, queue=False)
+    recorder = Recorder()
+    heard.notifier = recorder  # type: ignore[attr-defined]
+    route(heard, arrive(heard, "m1", "My parcel never arrived, please help"))
+    route(heard, arrive(heard, "m2", "please forward to the desk team", handle="other"))
+    assert recorder.calls == [("ann", "agent", "assigned"), ("desk", "team", "queued")]
+
+
+EMAIL_CHANNEL = """
+[[channels]]
+type = "email"
+name = "mail"
+address = "support@shop.example"
+"""
+
+
+def test_default_notifier_emails_the_owner_when_there_is_an_email_channel(
+    make_heard: MakeHeard,
+) -> None:
+    heard = make_heard(TEAM_CONFIG + EMAIL_CHANNEL, queue=False)
+    cid = arrive(heard, "m1", "My parcel never arrived, please help")
+    route(heard, cid)
+    (notified,) = events(heard, cid, "owner_notified")
+    assert notified.data == {"owner": "ann", "kind": "agent", "reason": "assigned", "via": "email"}
+
+
+def test_no_email_channel_means_no_notification_but_an_event(make_heard: MakeHeard) -> None:
+    heard = make_heard(TEAM_CONFIG, queue=False)
+    cid = arrive(heard, "m1", "My parcel never arrived, please help")
+    route(heard, cid)
+    (event,) = events(heard, cid, "owner_not_notified")
+    assert event.data["via"] is None and outbound(heard, cid, "note") == []
+
+
+def test_unconfigured_heard_acknowledges_nothing(make_heard: MakeHeard) -> None:
+    heard = make_heard(BASE_CONFIG, queue=False)
+    cid = arrive(heard, "m1", "hello")
+    route(heard, cid)
+    assert outbound(heard, cid) == []
+    assert [e.type for e in events(heard, cid)] == ["conversation_created", "routed"]
