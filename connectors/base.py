@@ -91,6 +91,13 @@ class Connector:
         """Turn a verified request into messages; raise BadInput with what is wrong."""
         raise NotImplementedError(f"{self.kind} does not receive pushes")
 
+    async def complete(self, messages: Sequence[InboundMessage]) -> Sequence[InboundMessage]:
+        """Finish parsed pushes with I/O `parse` must not do (Telegram's file downloads).
+
+        Runs on the opened connector after `verify` and `parse`; by default nothing to do.
+        """
+        return messages
+
     def challenge(self, query: Mapping[str, str]) -> WebhookReply | None:
         """Answer a GET on the webhook URL (X's CRC check); None means 405."""
         return None

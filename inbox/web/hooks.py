@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
-from inbox.errors import BadInput, SignatureError
+from connectors.base import Connector
+from inbox.errors import BadInput, ChannelError, SignatureError
 from inbox.ingest import store_messages
+from inbox.types import InboundMessage
 from inbox.web.app import HEARD_KEY
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,12 @@ async def receive(request: web.Request) -> web.Response:
         messages = connector.parse(request.headers, body)
     except BadInput as exc:
         return _json_error(400, "bad_request", str(exc))
+    if heard.channels is not None and type(connector).complete is not Connector.complete:
+        try:
+            messages = await asyncio.to_thread(_complete, heard, connector.name, messages)
+        except ChannelError as exc:  # e.g. a file download failed: the peer retries later
+            log.warning("webhook for %s not completed: %s", connector.name, exc)
+            return _json_error(503, "unavailable", str(exc))
     results = await asyncio.to_thread(store_messages, heard, messages)
     return web.json_response(
         {
@@ -63,6 +73,18 @@ async def receive(request: web.Request) -> web.Response:
             "conversations": sorted({r.conversation_id for r in results}),
         }
     )
+
+
+def _complete(
+    heard: Any, name: str, messages: Sequence[InboundMessage]
+) -> Sequence[InboundMessage]:
+    """Run the connector's `complete` on the channel loop, where the opened connector lives."""
+
+    async def run(connector: Connector) -> Sequence[InboundMessage]:
+        return await connector.complete(messages)
+
+    result: Sequence[InboundMessage] = heard.channels.call(name, run)
+    return result
 
 
 async def challenge(request: web.Request) -> web.Response:
