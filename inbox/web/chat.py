@@ -167,16 +167,25 @@ class VisitorSession:
         self.name = ""
         self.email: str | None = None
         self.conversation_id: int | None = None
+        # Frames from the hub wait until the welcome (with the history) has gone out, so the
+        # widget always sees the welcome first and never a line twice.
+        self.held: list[Mapping[str, Any]] | None = []
 
     def push(self, frame: Mapping[str, Any]) -> None:
         self.outgoing.put_nowait(frame)
+
+    def from_hub(self, frame: Mapping[str, Any]) -> None:
+        if self.held is not None:
+            self.held.append(frame)
+        else:
+            self.push(frame)
 
     async def run(self) -> web.WebSocketResponse:
         await self.ws.prepare(self.request)
         writer = asyncio.create_task(self._write())
         try:
             if await self._hello():
-                with self.connector.hub.connect(self.visitor, self.push):
+                with self.connector.hub.connect(self.visitor, self.from_hub):
                     await self._welcome()
                     await self._read()
         finally:
@@ -246,6 +255,11 @@ class VisitorSession:
                 "history": lines,
             }
         )
+        known = {line["id"] for line in lines}
+        held, self.held = self.held or [], None
+        for frame in held:
+            if frame.get("id") not in known:
+                self.push(frame)
 
     async def _read(self) -> None:
         async for raw in self.ws:
