@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from typing import Any
 
+from inbox.app import Heard
 from inbox.cli.common import add_config, load_heard
 from inbox.queue import start_queue, stop_queue
 from inbox.startup import prepare
@@ -17,11 +19,28 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("sync", help="poll every pull channel once, then drain the queue")
     add_config(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        metavar="DATE",
+        help="mail channels: import only mail received on or after DATE (YYYY-MM-DD)",
+    )
     parser.set_defaults(handler=run)
+
+
+def limit_history(heard: Heard, since: date | None) -> None:
+    """Apply --since to every connector that reads history by date (email)."""
+    if since is None:
+        return
+    for channel in heard.enabled_channels():
+        connector = heard.connector(channel.name)
+        if hasattr(connector, "since"):
+            connector.since = since
 
 
 def run(args: argparse.Namespace) -> int:
     heard = load_heard(args)
+    limit_history(heard, args.since)
     prepare(heard)
     start_queue(heard)
     try:

@@ -141,3 +141,19 @@ def test_config_defaults() -> None:
     assert config.smtp is not None and config.smtp.effective_port == 587
     assert config.own_addresses == {"support@example.com", "help@x.com"}
     assert config.mark_seen and config.sent_folder is None
+
+
+def test_the_documented_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    monkeypatch.setenv("HEARD_IMAP_PASSWORD", "imap-secret")
+    monkeypatch.setenv("HEARD_SMTP_PASSWORD", "smtp-secret")
+    text = (Path(__file__).parents[3] / "config.example.toml").read_text(encoding="utf-8")
+    block = text.split("# --- email (begin)")[1].split("# --- email (end)")[0]
+    lines = [line[2:] if line.startswith("# ") else "" for line in block.splitlines()]
+    settings = settings_from_text("\n".join(lines[lines.index("[[channels]]") :]), "example")
+    [channel] = settings.channels
+    assert isinstance(channel, EmailConfig)
+    assert channel.imap is not None and channel.imap.password == "imap-secret"
+    assert channel.smtp is not None and channel.smtp.effective_port == 587
+    assert channel.since is not None and channel.aliases == ("help@example.com",)

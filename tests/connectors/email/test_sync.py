@@ -226,3 +226,33 @@ def test_unparseable_mail_is_stored_raw_and_flagged_and_the_sync_goes_on(
     bad, good = stored(heard)
     assert bad.flags == ["unparseable"] and bad.raw == garbage and bad.no_auto_reply_reason
     assert good.subject == "after the garbage"
+
+
+def test_heard_sync_command_with_since(
+    make_heard,
+    run_cli,
+    mailbox: Mailbox,
+    smtp: SmtpCapture,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import datetime
+
+    client = mailbox.server.client()
+    try:
+        client.append(
+            mailbox.folder,
+            mail(subject="ancient"),
+            msg_time=datetime(2019, 3, 1, tzinfo=UTC),
+        )
+        client.append(mailbox.folder, mail(subject="recent"))
+    finally:
+        client.logout()
+    heard = make_heard(email_toml(mailbox, smtp), queue=False)
+    code, out, err = run_cli(
+        "sync", "--config", str(tmp_path / "heard.toml"), "--since", "2025-06-01", "--quiet"
+    )
+    assert code == 0, err
+    assert "support: 1 new, 0 already stored" in out
+    assert [m.subject for m in stored(heard)] == ["recent"]
+    code, _, err = run_cli("sync", "--config", str(tmp_path / "heard.toml"), "--since", "June")
+    assert code == 2 and "--since" in err
