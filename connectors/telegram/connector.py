@@ -9,6 +9,7 @@ idempotency key, so a retry after flood control continues instead of repeating.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -47,11 +48,13 @@ PHOTO_MAX = 10 * 1024 * 1024  # Bot API: sendPhoto takes photos up to 10 MB
 class _Bot(Bot):
     """PTB's Bot with getUpdates as raw JSON, so one unreadable update cannot fail the batch."""
 
-    async def raw_updates(self, offset: int | None, limit: int) -> list[Any]:
-        data: dict[str, Any] = {"limit": limit, "timeout": 0, "allowed_updates": ALLOWED_UPDATES}
+    async def raw_updates(self, offset: int | None, limit: int, wait: int = 0) -> list[Any]:
+        """getUpdates as JSON; `wait` > 0 long-polls (Bot API `timeout`) until something comes."""
+        data: dict[str, Any] = {"limit": limit, "timeout": wait, "allowed_updates": ALLOWED_UPDATES}
         if offset is not None:
             data["offset"] = offset
-        result = await self._post("getUpdates", data)
+        # The answer may take `wait` seconds by design; allow for that on top of the network.
+        result = await self._post("getUpdates", data, read_timeout=float(wait + 20))
         return result if isinstance(result, list) else []
 
 
@@ -71,6 +74,7 @@ class TelegramConnector(Connector):
         self._bot: _Bot | None = None
         self._me: BotIdentity | None = None
         self._sent = SendLog()
+        self._offset: int | None = None  # the offset after the last fetch, for long polls
 
     # Lifecycle ------------------------------------------------------------------------------
     async def _open(self) -> None:
@@ -119,7 +123,8 @@ class TelegramConnector(Connector):
         if self.settings.mode != "polling":
             return Batch([], cursor)
         offset = _offset(cursor)
-        updates = await self._call(self._require_bot().raw_updates(offset, max(1, min(limit, 100))))
+        limit = max(1, min(limit, 100))  # Bot API: getUpdates returns at most 100
+        updates = await self._call(self._require_bot().raw_updates(offset, limit))
         messages: list[InboundMessage] = []
         next_offset = offset
         for update in updates:
@@ -129,8 +134,22 @@ class TelegramConnector(Connector):
             normalized = normalize_update(update, self.name, self._me)
             if normalized is not None:
                 messages.append(await self._with_files(normalized))
+        self._offset = next_offset
         next_cursor = str(next_offset) if next_offset is not None else cursor
         return Batch(messages, next_cursor, more=len(updates) >= limit)
+
+    async def wait_for_news(self, timeout: float) -> None:
+        """Long-poll with the last offset, so a customer's message is fetched within a second.
+
+        The same offset confirms nothing new: the following `fetch` reads what arrived.
+        """
+        if self.settings.mode != "polling" or self._bot is None:
+            await asyncio.sleep(timeout)
+            return
+        try:
+            await self._bot.raw_updates(self._offset, 1, wait=int(max(1, min(timeout, 50))))
+        except tg.TelegramError as exc:
+            log.debug("telegram %s: long poll ended: %s", self.name, exc)  # fetch will tell
 
     # Push -----------------------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:

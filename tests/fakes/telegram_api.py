@@ -10,6 +10,7 @@ failures (429 with retry_after, 403 blocked, 401), dropped connections, and read
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -166,6 +167,8 @@ class FakeTelegram(ThreadedServer):
             return web.Response(status=500)
         if failure:
             return _error(failure.status, failure.description, failure.retry_after)
+        if method == "getUpdates" and int(params.get("timeout", 0)) > 0:
+            await self._long_poll(params)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             return _error(404, "Not Found")
@@ -174,6 +177,16 @@ class FakeTelegram(ThreadedServer):
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
+
+    async def _long_poll(self, params: dict[str, Any]) -> None:
+        """Bot API long polling: hold the request until an update at or after offset exists."""
+        deadline = time.monotonic() + int(params["timeout"])
+        offset = int(params.get("offset") or 0)
+        while time.monotonic() < deadline:
+            with self.lock:
+                if any(u.get("update_id", offset) >= offset for u in self.updates):
+                    return
+            await asyncio.sleep(0.02)
 
     def _api_getMe(self, params: dict[str, Any], files: Any) -> Any:
         return {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from connectors.telegram.connector import TelegramConnector
@@ -173,3 +176,18 @@ async def test_other_bots_are_never_acknowledged(
     update["message"]["from"]["is_bot"] = True
     (message,) = (await telegram.fetch(None, 100)).messages
     assert not message.wants_auto_reply
+
+
+async def test_long_poll_returns_as_soon_as_a_customer_writes(
+    telegram: TelegramConnector, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.add_message("old")
+    batch = await telegram.fetch(None, 100)
+    waiting = asyncio.create_task(telegram.wait_for_news(30))
+    started = time.monotonic()
+    fake_telegram.add_message("new")
+    await asyncio.wait_for(waiting, 10)
+    assert time.monotonic() - started < 10
+    (call,) = [c for c in fake_telegram.calls if c.params.get("timeout")]
+    assert call.params["offset"] == int(batch.next_cursor or 0) and call.params["timeout"] == 30
+    assert [m.text for m in (await telegram.fetch(batch.next_cursor, 100)).messages] == ["new"]
