@@ -8,7 +8,7 @@ reported with its name and the same models describe the bodies in the OpenAPI do
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
@@ -90,7 +90,7 @@ async def read_body(request: web.Request, model: type[T]) -> T:
         raise ApiError(415, "unsupported_media_type", "send a JSON body (application/json)")
     try:
         raw = await request.text()
-        return model.model_validate_json(raw or "null")
+        body = model.model_validate_json(raw or "null")
     except UnicodeDecodeError:
         raise ApiError(400, "bad_request", "the body is not UTF-8") from None
     except ValidationError as exc:
@@ -99,6 +99,23 @@ async def read_body(request: web.Request, model: type[T]) -> T:
             for e in exc.errors(include_url=False)
         ]
         raise ApiError(400, "invalid", "the request body is not valid", details) from None
+    nul = list(_nul_fields(body.model_dump(), ""))
+    if nul:
+        details = [{"field": f, "problem": "contains a NUL character"} for f in nul]
+        raise ApiError(400, "invalid", "the request body is not valid", details)
+    return body
+
+
+def _nul_fields(value: Any, path: str) -> Iterator[str]:
+    """Text with NUL characters cannot be stored (PostgreSQL refuses it): reject it up front."""
+    if isinstance(value, str) and "\x00" in value:
+        yield path or "(body)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_fields(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_fields(item, f"{path}.{index}")
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -171,6 +188,9 @@ def queue_filter(request: web.Request, agent: CurrentAgent) -> queries.QueueFilt
     unknown = sorted(set(query) - LIST_PARAMS)
     if unknown:
         raise ApiError(400, "bad_request", f"unknown query parameter(s): {', '.join(unknown)}")
+    bad = sorted({name for name, value in query.items() if "\x00" in value})
+    if bad:
+        raise ApiError(400, "bad_request", f"NUL character in: {', '.join(bad)}")
     lists = {
         name: [v.strip() for raw in query.getall(name, []) for v in raw.split(",") if v.strip()]
         for name in MULTI_PARAMS

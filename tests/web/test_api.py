@@ -430,3 +430,20 @@ async def test_openapi_document_lists_every_api_route(api: ApiEnv) -> None:
     }
     assert documented == set(ROUTES)
     assert json.dumps(doc)  # serializable as served
+
+
+async def test_nul_characters_are_refused_not_a_server_error(api: ApiEnv) -> None:
+    """PostgreSQL cannot store NUL; the API must say so instead of failing inside."""
+    cid = api.seed("m1")
+    for params in ({"q": "a\x00b"}, {"team": "\x00"}, {"tag": "x\x00"}, {"assignee": "\x00"}):
+        status, body = await api.call("GET", "/api/v1/conversations", params=params)
+        assert status == 400 and "NUL" in body["error"]["message"], params
+    for path, payload, field in (
+        ("/notes", {"text": "a\x00b"}, "text"),
+        ("/tags", {"add": ["ok", "a\x00"]}, "add.1"),
+        ("/assign", {"team": "t\x00"}, "team"),
+        ("/replies", {"text": "x\x00"}, "text"),
+    ):
+        status, body = await api.call("POST", CID.format(cid) + path, json=payload)
+        assert status == 400
+        assert body["error"]["details"] == [{"field": field, "problem": "contains a NUL character"}]
