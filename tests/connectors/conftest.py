@@ -36,9 +36,9 @@ class Harness:
     sends_seen: Callable[[], int]  # sends the peer received
     refuse_next_send: Callable[[int, float], None]  # (HTTP status, retry after s)
     revoke: Callable[[], None]  # the peer rejects our credentials from now on
-    add_inbound: Callable[[str], None] | None = None  # pull channels: a customer writes
+    add_inbound: Callable[[str], object] | None = None  # pull channels: a customer writes
     drop_next_fetch: Callable[[], None] | None = None  # the peer hangs up mid-answer
-    add_malformed: Callable[[], None] | None = None  # the peer hands over garbage
+    add_malformed: Callable[[], object] | None = None  # the peer hands over garbage
     malformed_push: tuple[Mapping[str, str], bytes] | None = None  # push-only channels
 
 
@@ -68,9 +68,9 @@ async def telegram_harness(fake_telegram: FakeTelegram) -> AsyncIterator[Harness
                 "sendMessage", status, "Too Many Requests", int(delay)
             ),
             revoke=lambda: setattr(fake, "revoked", True),
-            add_inbound=lambda text: fake.add_message(text) and None,
+            add_inbound=lambda text: fake.add_message(text),
             drop_next_fetch=lambda: fake.drop_next("getUpdates"),
-            add_malformed=lambda: fake.add_update({"message": {"chat": None}}) and None,
+            add_malformed=lambda: fake.add_update({"message": {"chat": None}}),
         )
 
 
@@ -103,7 +103,7 @@ async def x_harness(fake_x: FakeX) -> AsyncIterator[Harness]:
             sends_seen=lambda: len(fake.dms_sent),
             refuse_next_send=refuse,
             revoke=lambda: setattr(fake, "revoked", True),
-            add_inbound=lambda text: fake.add_dm("783214", text) and None,
+            add_inbound=lambda text: fake.add_dm("783214", text),
             drop_next_fetch=drop,
             add_malformed=garbage,
         )

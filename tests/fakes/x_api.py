@@ -79,7 +79,7 @@ class FakeX(ThreadedServer):
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.windows: dict[str, Window] = {}
         self.failures: dict[str, deque[Failure]] = {}
-        self.after_request: dict[str, Callable[[], None]] = {}
+        self.after_request: dict[str, Callable[[], object]] = {}
         self.blocked_dm: set[str] = set()
         self.revoked = False
         self._ids = itertools.count(FIRST_ID, 1_000_000)

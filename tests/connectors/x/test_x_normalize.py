@@ -14,7 +14,8 @@ RECORDED = Path(__file__).parent / "recorded"
 
 
 def recorded(name: str) -> list[dict[str, Any]]:
-    return json.loads((RECORDED / name).read_text(encoding="utf-8"))
+    exchanges: list[dict[str, Any]] = json.loads((RECORDED / name).read_text(encoding="utf-8"))
+    return exchanges
 
 
 def test_recorded_mentions_without_author_are_flagged_not_dropped() -> None:
@@ -58,4 +59,4 @@ def test_fake_windows_match_the_recorded_limits() -> None:
 def test_garbage_in_the_data_list_is_flagged_per_item() -> None:
     payload = {"data": [{"id": "12", "author_id": "9", "text": "fine"}, "junk", {"id": []}]}
     messages = normalize.mentions(payload, "x", "1")
-    assert sorted(m.flags for m in messages) == [(), ("malformed",), ("malformed",)]
+    assert sorted(tuple(m.flags) for m in messages) == [(), ("malformed",), ("malformed",)]
