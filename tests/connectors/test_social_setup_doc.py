@@ -1,0 +1,27 @@
+"""The documented Telegram and X config (connectors/telegram/README.md) loads as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from connectors.telegram.config import TelegramConfig
+from connectors.x.config import XConfig
+from inbox.config import settings_from_text
+
+DOC = Path(__file__).parents[2] / "connectors" / "telegram" / "README.md"
+
+
+def test_documented_channels_load_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    (snippet,) = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    names = re.findall(r'env = "(\w+)"', snippet)
+    assert len(names) >= 6
+    for name in names:
+        monkeypatch.setenv(name, f"value-of-{name}")
+    telegram, x = settings_from_text(snippet).channels
+    assert isinstance(telegram, TelegramConfig) and isinstance(x, XConfig)
+    assert not telegram.enabled and not x.enabled
+    assert telegram.token == "value-of-HEARD_TELEGRAM_TOKEN" and x.user_context
+    assert "value-of" not in repr(telegram) + repr(x)  # secrets stay out of logs
