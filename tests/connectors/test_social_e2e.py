@@ -17,7 +17,7 @@ from inbox.app import Heard
 from inbox.models import Agent, Conversation, Message, Outbound
 from inbox.outbox import flush_enqueues
 from inbox.sync import sync_once
-from tests.conftest import MakeHeard
+from tests.conftest import MakeHeard, RunCli
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.x_api import FakeX
 
@@ -241,3 +241,25 @@ def test_too_long_public_reply_fails_with_a_clear_reason(
     row = outbound(heard, agent_reply(heard, conv.id, "word " * 80))
     assert row.status == "failed" and "X allows 280" in (row.last_error or "")
     assert len(fake_x.tweets) == 1  # only the acknowledgement went out
+
+
+def test_heard_sync_command_pulls_both_channels_and_a_rerun_stores_nothing(
+    social: Callable[[str], Heard],
+    fake_telegram: FakeTelegram,
+    fake_x: FakeX,
+    default_store: str,
+    run_cli: RunCli,
+    tmp_path: Path,
+) -> None:
+    social(default_store)  # writes heard.toml and migrates the store
+    fake_telegram.add_message("hi from telegram", user_id=54)
+    fake_x.add_mention(ADA, "@HeardSupport hi from X")
+    code, _, err = run_cli("sync", "--config", str(tmp_path / "heard.toml"), "--quiet")
+    assert code == 0, err
+    code, _, err = run_cli("sync", "--config", str(tmp_path / "heard.toml"), "--quiet")
+    assert code == 0, err
+    heard = social(default_store)
+    with heard.sessions() as session:
+        texts = session.scalars(select(Message.text).where(Message.direction == "in")).all()
+    assert sorted(texts) == ["@HeardSupport hi from X", "hi from telegram"]
+    assert len(fake_telegram.sent()) == 1 and len(fake_x.tweets) == 1  # one ack each
