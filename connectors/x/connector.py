@@ -240,7 +240,9 @@ class XConnector(Connector):
         if not outbound.text.strip():
             raise PermanentError("nothing to send: X messages need text")
         if outbound.attachments:
-            log.warning("x %s: attachments are not sent on X; text only", self.name)
+            # Media needs X's separate v1.1 upload endpoint, not supported here: refuse
+            # visibly rather than send the text and silently drop the files.
+            raise PermanentError("X replies from Heard cannot carry attachments; send a link")
         async with self._sent.hold(outbound.idempotency_key) as record:
             if record.delivery is None:
                 if outbound.thread.get("mode") == "dm":
@@ -264,10 +266,7 @@ class XConnector(Connector):
             client.create_tweet(text=outbound.text, in_reply_to_tweet_id=tweet_id, user_auth=True)
         )
         new_id = str(answer["data"]["id"])
-        return Delivery(
-            f"tweet:{new_id}",
-            {"in_reply_to": tweet_id, "skipped_attachments": len(outbound.attachments)},
-        )
+        return Delivery(f"tweet:{new_id}", {"in_reply_to": tweet_id})
 
     async def _send_dm(self, outbound: OutboundMessage) -> Delivery:
         client, _ = self._require()
@@ -283,7 +282,7 @@ class XConnector(Connector):
             dm=True,
         )
         event_id = str(answer["data"]["dm_event_id"])
-        return Delivery(f"dm:{event_id}", {"skipped_attachments": len(outbound.attachments)})
+        return Delivery(f"dm:{event_id}")
 
     # Helpers --------------------------------------------------------------------------------
     def _routes(self) -> list[str]:

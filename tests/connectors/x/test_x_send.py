@@ -9,8 +9,14 @@ import pytest
 
 from connectors.x.connector import XConnector
 from connectors.x.textlen import weighted_length
-from inbox.errors import AuthError, MessageTooLong, RateLimitError, RecipientError
-from inbox.types import MessageKind, OutboundMessage
+from inbox.errors import (
+    AuthError,
+    MessageTooLong,
+    PermanentError,
+    RateLimitError,
+    RecipientError,
+)
+from inbox.types import AttachmentOut, MessageKind, OutboundMessage
 from tests.fakes.x_api import FakeX
 
 ADA = "2244994945"
@@ -107,3 +113,14 @@ async def test_revoked_token_is_an_auth_error(x: XConnector, fake_x: FakeX) -> N
     fake_x.revoked = True
     with pytest.raises(AuthError):
         await x.send(dm("hello?"))
+
+
+async def test_attachments_are_refused_visibly_not_dropped(x: XConnector, fake_x: FakeX) -> None:
+    files = (AttachmentOut("label.pdf", "application/pdf", b"%PDF"),)
+    with pytest.raises(PermanentError, match="cannot carry attachments"):
+        await x.send(OutboundMessage(**{**_fields(dm("see file")), "attachments": files}))
+    assert fake_x.dms_sent == []
+
+
+def _fields(message: OutboundMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in OutboundMessage.__slots__}
