@@ -41,7 +41,7 @@ class Compiled:
 class Prepared:
     """A message's facts plus what compiling decided to precompute for it (keyword hits)."""
 
-    __slots__ = ("facts", "sender", "subject_hits", "text_hits")
+    __slots__ = ("_plain", "facts", "sender", "subject_hits", "text_hits")
 
     def __init__(self, facts: Facts, text_index: KeywordIndex, subject_index: KeywordIndex) -> None:
         self.facts = facts
@@ -50,6 +50,13 @@ class Prepared:
         )
         self.text_hits = text_index.hits(facts.text)
         self.subject_hits = subject_index.hits(facts.subject)
+        self._plain: dict[str, str] = {}
+
+    def plain(self, field_name: str) -> str:
+        """The field without accents, computed once per message for all regex rules."""
+        if field_name not in self._plain:
+            self._plain[field_name] = strip_accents(getattr(self.facts, field_name))
+        return self._plain[field_name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,22 +119,39 @@ class Matcher:
             k for _, r in active for k in (*r.when.subject_any, *r.when.subject_all)
         )
         self._all = tuple(Compiled(i, r, tuple(self._conditions(r))) for i, r in active)
-        self._by_channel = self._index_channels()
+        self._by_position = {item.index: item for item in self._all}
+        # Rules that need a keyword are only looked at when one of their keywords is in the
+        # message; the rest ("unkeyed") are indexed by channel and always looked at.
+        self._text_triggers: dict[str, list[int]] = {}
+        self._subject_triggers: dict[str, list[int]] = {}
+        unkeyed = [item for item in self._all if not self._index_trigger(item)]
+        self._by_channel = _index_channels(unkeyed)
 
-    def _index_channels(self) -> dict[str | None, tuple[Compiled, ...]]:
-        channels = {c for item in self._all for c in item.rule.when.channel}
-        unbound = tuple(item for item in self._all if not item.rule.when.channel)
-        index: dict[str | None, tuple[Compiled, ...]] = {None: unbound}
-        for channel in channels:
-            index[channel] = tuple(
-                item
-                for item in self._all
-                if not item.rule.when.channel or channel in item.rule.when.channel
-            )
-        return index
+    def _index_trigger(self, item: Compiled) -> bool:
+        when = item.rule.when
+        for keywords, index in (
+            (when.text_any or when.text_all, self._text_triggers),
+            (when.subject_any or when.subject_all, self._subject_triggers),
+        ):
+            if keywords:
+                for keyword in canonical(keywords):
+                    index.setdefault(keyword, []).append(item.index)
+                return True
+        return False
 
-    def candidates(self, channel: str) -> tuple[Compiled, ...]:
-        return self._by_channel.get(channel, self._by_channel[None])
+    def candidates(self, prepared: Prepared) -> list[Compiled]:
+        """Rules that could match, in rule order: unkeyed ones for the channel + triggered ones."""
+        base = self._by_channel.get(prepared.facts.channel, self._by_channel[None])
+        triggered: set[int] = set()
+        for keyword in prepared.text_hits:
+            triggered.update(self._text_triggers.get(keyword, ()))
+        for keyword in prepared.subject_hits:
+            triggered.update(self._subject_triggers.get(keyword, ()))
+        if not triggered:
+            return list(base)
+        merged = {item.index: item for item in base}
+        merged.update((i, self._by_position[i]) for i in triggered)
+        return [merged[i] for i in sorted(merged)]
 
     def prepare(self, facts: Facts) -> Prepared:
         return Prepared(facts, self._text, self._subject)
@@ -135,7 +159,7 @@ class Matcher:
     def match(self, facts: Facts, defaults: Defaults) -> Decision:
         prepared = self.prepare(facts)
         hits: list[Rule] = []
-        for item in self.candidates(facts.channel):
+        for item in self.candidates(prepared):
             if all(c.check(prepared) for c in item.conditions):
                 hits.append(item.rule)
                 if item.rule.stop:
@@ -292,6 +316,19 @@ class Matcher:
         return out
 
 
+def _index_channels(items: Sequence[Compiled]) -> dict[str | None, tuple[Compiled, ...]]:
+    channels = {c for item in items for c in item.rule.when.channel}
+    unbound = tuple(item for item in items if not item.rule.when.channel)
+    index: dict[str | None, tuple[Compiled, ...]] = {None: unbound}
+    for channel in channels:
+        index[channel] = tuple(
+            item
+            for item in items
+            if not item.rule.when.channel or channel in item.rule.when.channel
+        )
+    return index
+
+
 def _keyword_condition(name: str, wanted: frozenset[str], attribute: str, every: bool) -> Condition:
     label = f"{name} {_list(wanted)}"
 
@@ -323,7 +360,7 @@ def _regex_condition(name: str, pattern: str) -> Condition:
 
     def check(p: Prepared) -> bool:
         value: str = getattr(p.facts, field_name)
-        return bool(compiled.search(value) or plain.search(strip_accents(value)))
+        return bool(compiled.search(value) or plain.search(p.plain(field_name)))
 
     return Condition(f"{name} /{pattern}/", check, lambda p: "matches" if check(p) else "no match")
 

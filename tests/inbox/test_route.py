@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -148,3 +151,25 @@ def test_manual_team_waits_in_queue(make_heard: MakeHeard, store_url: str) -> No
     assert (
         "Desk" in outbound(heard, cid, "ack")[0][1] or "desk" in outbound(heard, cid, "ack")[0][1]
     )
+
+
+def test_edited_rules_apply_without_a_restart(make_heard: MakeHeard) -> None:
+    heard = make_heard(TEAM_CONFIG, queue=False)
+    cid = arrive(heard, "m1", "My parcel never arrived, please help", handle="a")
+    route(heard, cid)
+    assert conversation(heard, cid).team == "support"
+    config = Path(heard.settings.path)
+    edited = config.read_text().replace('[defaults]\nteam = "support"', '[defaults]\nteam = "desk"')
+    config.write_text(edited)
+    os.utime(config, ns=(time.time_ns() + 2_000_000_000,) * 2)
+    assert heard.rules.reload_if_changed()
+    later = arrive(heard, "m2", "My parcel never arrived, please help", handle="b")
+    route(heard, later)
+    assert conversation(heard, later).team == "desk"
+    # A broken edit keeps the rules that work.
+    config.write_text(edited.replace('team = "desk"', 'team = "dsk"'))
+    os.utime(config, ns=(time.time_ns() + 4_000_000_000,) * 2)
+    assert not heard.rules.reload_if_changed()
+    third = arrive(heard, "m3", "My parcel never arrived, please help", handle="c")
+    route(heard, third)
+    assert conversation(heard, third).team == "desk"
