@@ -126,9 +126,12 @@ class XConnector(Connector):
             await session.close()
 
     async def wait_for_news(self, timeout: float) -> None:
-        """Sleep the poll interval, longer while every source's window is used up."""
+        await asyncio.sleep(self.next_poll_in(timeout))
+
+    def next_poll_in(self, interval: float) -> float:
+        """The poll interval, stretched while every polled window is used up (per the headers)."""
         waits = [self.limits.wait_for(r) for r in self._routes()]
-        await asyncio.sleep(max(timeout, min(waits, default=0.0)))
+        return max(interval, min(waits, default=0.0))
 
     # Pull -----------------------------------------------------------------------------------
     async def fetch(self, cursor: str | None, limit: int) -> Batch:

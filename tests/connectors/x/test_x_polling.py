@@ -166,3 +166,16 @@ async def test_bearer_only_account_reads_mentions_without_user_context(fake_x: F
 def test_dms_without_user_context_are_a_config_error(fake_x: FakeX) -> None:
     with pytest.raises(ValueError, match="user-context"):
         x_config(fake_x, access_token=None)
+
+
+async def test_polling_slows_down_to_the_window_when_every_window_is_used_up(
+    x: XConnector, fake_x: FakeX
+) -> None:
+    assert x.next_poll_in(60) == 60
+    fake_x.set_window(MENTIONS, remaining=1, reset_in=300)
+    fake_x.set_window(DMS, remaining=1, reset_in=500)
+    await x.fetch(None, 50)
+    assert x.next_poll_in(60) == pytest.approx(300, abs=5)  # DMs wait longer, mentions first
+    with pytest.raises(RateLimitError) as raised:
+        await x.fetch(None, 50)
+    assert raised.value.retry_after == pytest.approx(300, abs=5)
