@@ -145,13 +145,13 @@ def activity(payload: Any, account: str, own_id: str) -> list[InboundMessage]:
     users = payload.get("users") if isinstance(payload.get("users"), dict) else {}
     found: list[InboundMessage | None] = []
     for tweet in _as_list(payload.get("tweet_create_events")):
-        found.append(_guarded(lambda t, _u, a, o: _v1_tweet(t, a, o), tweet, {}, account, own))
+        found.append(_guarded(_v1_tweet, tweet, users or {}, account, own))
     for event in _as_list(payload.get("direct_message_events")):
         found.append(_guarded(_v1_dm, event, users or {}, account, own))
     return oldest_first(m for m in found if m is not None)
 
 
-def _v1_tweet(tweet: Any, account: str, own: str) -> InboundMessage | None:
+def _v1_tweet(tweet: Any, users: Users, account: str, own: str) -> InboundMessage | None:
     raw = _dump(tweet)
     try:
         tweet_id = str(tweet["id_str"])
