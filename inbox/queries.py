@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from inbox.errors import BadInput
@@ -96,15 +96,30 @@ class Page:
 
 def list_conversations(session: Session, f: QueueFilter, now: datetime | None = None) -> Page:
     now = now or utcnow()
-    query = select(Conversation).where(Conversation.merged_into_id.is_(None))
-    query = query.where(*_conditions(f, now))
     keys = _sort_keys(f.sort)
+    order = [column.desc() if desc else column.asc() for column, desc in keys]
+    conditions = [Conversation.merged_into_id.is_(None), *_conditions(f, now)]
     if f.after is not None:
-        query = query.where(_after(keys, _decode_cursor(f.after, f.sort)))
-    query = query.order_by(*(column.desc() if desc else column.asc() for column, desc in keys))
-    query = query.limit(f.limit + 1).options(
-        selectinload(Conversation.contact), selectinload(Conversation.tag_rows)
-    )
+        conditions.append(_after(keys, _decode_cursor(f.after, f.sort)))
+    ranges = _index_ranges(f)
+    query: Select[Conversation]
+    if len(ranges) == 1:
+        query = select(Conversation).where(*ranges[0], *conditions)
+    else:
+        # One index range per (status[, priority]) merged here: with `status IN (...)` or a
+        # mixed-direction sort the database would sort every matching row for the first page.
+        parts = [
+            select(Conversation.id)
+            .where(*equalities, *conditions)
+            .order_by(*order)
+            .limit(f.limit + 1)
+            .subquery()
+            for equalities in ranges
+        ]
+        ids = union_all(*(select(part.c.id) for part in parts))
+        query = select(Conversation).where(Conversation.id.in_(ids))
+    query = query.order_by(*order).limit(f.limit + 1)
+    query = query.options(selectinload(Conversation.contact), selectinload(Conversation.tag_rows))
     rows = list(session.scalars(query))
     more = len(rows) > f.limit
     rows = rows[: f.limit]
@@ -112,11 +127,19 @@ def list_conversations(session: Session, f: QueueFilter, now: datetime | None = 
     return Page(rows, cursor, now)
 
 
+def _index_ranges(f: QueueFilter) -> list[list[ColumnElement[bool]]]:
+    """Equality prefixes that each match one ordered range of the `ix_conversations_*` indexes."""
+    statuses = list(dict.fromkeys(f.status)) or list(STATUSES)
+    ranges = [[Conversation.status == status] for status in statuses]
+    if f.sort == "priority":
+        levels = [PRIORITIES.index(p) for p in dict.fromkeys(f.priority)] or range(len(PRIORITIES))
+        ranges = [[*r, Conversation.priority == level] for r in ranges for level in levels]
+    return ranges
+
+
 def _conditions(f: QueueFilter, now: datetime) -> list[ColumnElement[bool]]:
     c = Conversation
     out: list[ColumnElement[bool]] = []
-    if f.status:
-        out.append(_one_or_in(c.status, f.status))
     if f.channel:
         out.append(_one_or_in(c.channel, f.channel))
     if f.account:

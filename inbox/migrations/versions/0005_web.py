@@ -49,12 +49,12 @@ def upgrade() -> None:
     op.execute(table.update().values(sla_due_at=sa.func.coalesce(due, sa.literal(NO_DUE, when))))
     with op.batch_alter_table("conversations") as batch:
         batch.alter_column("sla_due_at", existing_type=when, nullable=False)
-        for name, columns in QUEUE_INDEXES.items():
-            batch.create_index(name, columns, unique=False)
+    for name, columns in QUEUE_INDEXES.items():
+        op.create_index(name, "conversations", columns, unique=False)
 
 
 def downgrade() -> None:
+    for name in QUEUE_INDEXES:
+        op.drop_index(name, table_name="conversations")
     with op.batch_alter_table("conversations") as batch:
-        for name in QUEUE_INDEXES:
-            batch.drop_index(name)
         batch.drop_column("sla_due_at")
