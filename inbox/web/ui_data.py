@@ -92,6 +92,11 @@ class ConversationBundle:
     canned: list[tuple[str, str]] = field(default_factory=list)
     delivery: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
+    @property
+    def names(self) -> dict[str, str]:
+        """Agent key → display name, for the authors of our messages."""
+        return {a.key: a.name or a.key for a in self.agents}
+
 
 def conversation_bundle(
     session: Session, heard: Heard, conversation_id: int

@@ -16,17 +16,18 @@ from typing import Any
 import jinja2
 import nh3
 from aiohttp import web
+from markupsafe import Markup
 
 from inbox.models import Conversation, next_due
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 CHANNEL_ICONS = {
-    "email": ("✉", "Email"),
-    "telegram": ("✈", "Telegram"),
-    "x": ("𝕏", "X"),
-    "webchat": ("💬", "Web chat"),
-    "webhook": ("⚡", "Webhook"),
+    "email": "Email",
+    "telegram": "Telegram",
+    "x": "X",
+    "webchat": "Web chat",
+    "webhook": "Webhook",
 }
 DUE_SOON_SECONDS = 3600
 
@@ -45,8 +46,13 @@ SECURITY_HEADERS = {
 }
 
 
-def channel_icon(kind: str) -> tuple[str, str]:
-    return CHANNEL_ICONS.get(kind, ("•", kind or "channel"))
+def channel_icon(kind: str) -> tuple[Markup, str]:
+    """(inline SVG from the local sprite, label): drawn the same with or without emoji fonts."""
+    symbol = kind if kind in CHANNEL_ICONS else "other"
+    svg = Markup(
+        '<svg class="icon" aria-hidden="true"><use href="/static/ui/icons.svg#{}"></use></svg>'
+    )
+    return svg.format(symbol), CHANNEL_ICONS.get(kind, kind or "channel")
 
 
 def countdown(due: datetime | None, now: datetime) -> str:

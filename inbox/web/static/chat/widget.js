@@ -220,11 +220,14 @@
     state.profile = { name: name.trim(), email: email.trim() }; save("profile", state.profile);
   }
 
+  var lastTyping = 0, quietTimer = null;
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     remember(nameInput.value, emailInput.value);
     submit(input.value, false);
     input.value = "";
+    clearTimeout(quietTimer);
+    lastTyping = 0;  // the next key starts a fresh "typing" at once
     sendTyping(false);
   });
   input.addEventListener("keydown", function (event) {
@@ -240,7 +243,6 @@
   });
 
   // Typing indicator: say "on" at most every 2 s while keys arrive, "off" after 3 s of quiet.
-  var lastTyping = 0, quietTimer = null;
   function sendTyping(on) {
     if (state.ws && state.connected) { state.ws.send(JSON.stringify({ type: "typing", on: on })); }
   }

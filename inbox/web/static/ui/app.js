@@ -106,8 +106,10 @@
     var source = new EventSource("/inbox/events");
     source.addEventListener("open", function () { body.classList.add("live"); });
     source.addEventListener("error", function () { body.classList.remove("live"); });
-    source.addEventListener("changed", function (event) {
-      var data = JSON.parse(event.data || "{}");
+    // On (re)connecting, catch up with whatever changed between rendering and now.
+    source.addEventListener("hello", function () { onChanged({ ids: [] }); });
+    source.addEventListener("changed", function (event) { onChanged(JSON.parse(event.data || "{}")); });
+    function onChanged(data) {
       if (page === "queue") {
         var keep = selectedId();
         refresh($("#queue-rows")).then(function () { remember(); if (keep) { reselect(keep); } });
@@ -118,7 +120,7 @@
           refresh($("#events"));
         }
       }
-    });
+    }
     source.addEventListener("typing", function (event) {
       var data = JSON.parse(event.data || "{}");
       var conv = $(".conv");
