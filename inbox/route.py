@@ -141,23 +141,23 @@ def _acknowledge(
     if conversation.ack_sent_at is not None:
         return
     why_not = _no_ack_reason(message, actions)
+    rendered = None
     if why_not is None:
         rendered = customer_text(
             session, ruleset, conversation, actions.ack or "ack", conversation.first_response_due
         )
-        if rendered is None:
-            why_not = f"no template {actions.ack!r}"
-    if why_not is not None:
+    if rendered is None:
+        why = why_not or f"no template {actions.ack!r}"
         session.add(
             Event(
                 conversation_id=conversation.id,
                 type="ack_skipped",
                 actor="rules",
-                data={"why": why_not},
+                data={"why": why},
             )
         )
         return
-    text, language = rendered  # type: ignore[misc]
+    text, language = rendered
     outbound = queue_outbound(
         session,
         conversation,

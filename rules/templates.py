@@ -9,6 +9,7 @@ can read, and an ISO timestamp in UTC is not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, format_time
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from rules.schema import TEMPLATE_VARIABLES
@@ -64,8 +65,14 @@ def render(
     chosen = pick_language(texts, language, default_language)
     if chosen is None:
         return None
-    text = _ENV.from_string(texts[chosen]).render(**variables).strip()
+    text = _compiled(texts[chosen]).render(**variables).strip()
     return text, chosen
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Templates are compiled once per text, not per message (compiling costs milliseconds)."""
+    return _ENV.from_string(source)
 
 
 def check_template(source: str) -> str | None:
