@@ -126,6 +126,12 @@ def _collect_rules(src: TomlSource, value: Any, out: _Collected, *, is_main: boo
         prefix: KeyPath = ("rules",)
         items = value
     elif isinstance(value, dict) and is_main:
+        for key in sorted(set(value) - {"files", "default_language", "list"}):
+            out.problems.append(
+                src.problem(
+                    ("rules", key), "unknown key; expected one of: default_language, files, list"
+                )
+            )
         items = value.get("list", [])
         prefix = ("rules", "list")
         if not isinstance(items, list):

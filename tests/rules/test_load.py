@@ -184,3 +184,19 @@ def test_defaults_and_language() -> None:
     ruleset = load_ruleset(parse_toml(text, "heard.toml"))
     assert ruleset.default_language == "de"
     assert ruleset.defaults.team == "support"
+
+
+def test_main_rules_table_keys_are_checked() -> None:
+    (found,) = problems('[rules]\nfils = ["rules.toml"]\n')
+    assert (
+        found
+        == "heard.toml:2: rules.fils: unknown key; expected one of: default_language, files, list"
+    )
+
+
+def test_plain_rules_array_in_the_main_file() -> None:
+    ruleset = load_ruleset(
+        parse_toml('[[rules]]\nname = "a"\n[[rules]]\nname = "b"\n', "heard.toml")
+    )
+    assert [r.name for r in ruleset.rules] == ["a", "b"]
+    assert ruleset.origins == ("heard.toml:1", "heard.toml:3")
