@@ -315,6 +315,9 @@ def message_json(message: Message) -> dict[str, Any]:
         "external_id": message.external_id,
         "delivery_status": message.delivery_status,
         "flags": list(message.flags or []),
+        "full_text": message.full_text,
+        "original_text": message.original_text,
+        "no_auto_reply_reason": message.no_auto_reply_reason,
         "edited_at": iso(message.edited_at),
         "created_at": iso(message.created_at),
     }
@@ -327,6 +330,7 @@ def attachment_json(attachment: Attachment) -> dict[str, Any]:
         "content_type": attachment.content_type,
         "size": attachment.size,
         "inline": attachment.inline,
+        "stored": attachment.storage != "skipped",
         "skipped_reason": attachment.skipped_reason,
     }
 
@@ -347,10 +351,19 @@ def conversation_json(
     """The whole conversation: customer with every identity, messages, and the event history."""
     data = summary_json(conversation, now)
     contact = conversation.contact
+    data["contact"]["tags"] = list(contact.tags or [])
     data["contact"]["identities"] = [
-        {"channel": i.channel, "handle": i.handle, "display": i.display}
+        {"channel": i.channel, "handle": i.handle, "display": i.display, "verified": i.verified}
         for i in sorted(contact.identities, key=lambda i: i.id)
     ]
+    data.update(
+        is_public=conversation.is_public,
+        language=conversation.language,
+        sla_policy=conversation.sla_policy,
+        first_response_at=iso(conversation.first_response_at),
+        resolved_at=iso(conversation.resolved_at),
+        no_auto_reply_reason=conversation.no_auto_reply_reason,
+    )
     messages = session.scalars(
         select(Message)
         .where(Message.conversation_id == conversation.id)

@@ -65,6 +65,7 @@ ATTACHMENT = _obj(
         "content_type": {"type": "string"},
         "size": {"type": "integer"},
         "inline": {"type": "boolean"},
+        "stored": {"type": "boolean"},
         "skipped_reason": NULLABLE_STR,
     }
 )
@@ -83,6 +84,9 @@ MESSAGE = _obj(
         "external_id": {"type": "string"},
         "delivery_status": NULLABLE_STR,
         "flags": {"type": "array"},
+        "full_text": NULLABLE_STR,
+        "original_text": NULLABLE_STR,
+        "no_auto_reply_reason": NULLABLE_STR,
         "edited_at": NULLABLE_TIME,
         "created_at": TIME,
     }
@@ -97,20 +101,45 @@ EVENT = _obj(
     }
 )
 IDENTITY = _obj(
-    {"channel": {"type": "string"}, "handle": {"type": "string"}, "display": {"type": "string"}}
+    {
+        "channel": {"type": "string"},
+        "handle": {"type": "string"},
+        "display": {"type": "string"},
+        "verified": {"type": "boolean"},
+    }
 )
 CONVERSATION = {
     "allOf": [
         _ref("ConversationSummary"),
         {
             "type": "object",
-            "required": ["messages", "events", "merged_into_id", "other_conversations"],
+            "required": [
+                "messages",
+                "events",
+                "merged_into_id",
+                "other_conversations",
+                "is_public",
+                "language",
+                "sla_policy",
+                "first_response_at",
+                "resolved_at",
+                "no_auto_reply_reason",
+            ],
             "properties": {
                 "contact": {
                     "type": "object",
-                    "required": ["identities"],
-                    "properties": {"identities": {"type": "array", "items": IDENTITY}},
+                    "required": ["identities", "tags"],
+                    "properties": {
+                        "identities": {"type": "array", "items": IDENTITY},
+                        "tags": {"type": "array"},
+                    },
                 },
+                "is_public": {"type": "boolean"},
+                "language": NULLABLE_STR,
+                "sla_policy": NULLABLE_STR,
+                "first_response_at": NULLABLE_TIME,
+                "resolved_at": NULLABLE_TIME,
+                "no_auto_reply_reason": NULLABLE_STR,
                 "messages": {"type": "array", "items": _ref("Message")},
                 "events": {"type": "array", "items": _ref("Event")},
                 "merged_into_id": {"type": ["integer", "null"]},
