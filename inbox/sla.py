@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from inbox.models import PRIORITIES, Conversation, Event
+from inbox.models import NO_DUE, PRIORITIES, Conversation, Event
 from inbox.notify import notify_owner
 from inbox.outbox import queue_outbound
 from inbox.promise import customer_text
@@ -47,12 +47,12 @@ class TickReport:
 def sla_tick(heard: Heard, session: Session, now: datetime) -> TickReport:
     ruleset = rules_for(heard, session)
     report = TickReport()
-    for conversation in _with_clocks(session):
-        if conversation.status in PAUSED_STATUSES:
-            report.paused += pause(session, conversation, now)
-            continue
-        if conversation.sla_paused_at is not None:
-            report.resumed += resume(session, ruleset, conversation, now)
+    for conversation in _to_pause(session):
+        report.paused += pause(session, conversation, now)
+    for conversation in _to_resume(session):
+        report.resumed += resume(session, ruleset, conversation, now)
+    session.flush()  # resumed due times are what the next query must see
+    for conversation in _due_or_near(session, ruleset, now):
         due, clock_name = running_due(conversation)
         if due is None:
             continue
@@ -66,20 +66,56 @@ def sla_tick(heard: Heard, session: Session, now: datetime) -> TickReport:
     return report
 
 
-def _with_clocks(session: Session) -> list[Conversation]:
+def _to_pause(session: Session) -> list[Conversation]:
     return list(
         session.scalars(
             select(Conversation)
             .where(
-                Conversation.status.in_(("open", *PAUSED_STATUSES)),
-                Conversation.merged_into_id.is_(None),
-                or_(
-                    Conversation.first_response_due.is_not(None),
-                    Conversation.resolution_due.is_not(None),
-                ),
-                or_(Conversation.escalated_at.is_(None), Conversation.status != "open"),
+                Conversation.status.in_(PAUSED_STATUSES),
+                Conversation.sla_paused_at.is_(None),
+                Conversation.sla_due_at < NO_DUE,
             )
             .order_by(Conversation.id)
+        )
+    )
+
+
+def _to_resume(session: Session) -> list[Conversation]:
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.status == "open", Conversation.sla_paused_at.is_not(None))
+            .order_by(Conversation.id)
+        )
+    )
+
+
+def _due_or_near(session: Session, ruleset: RuleSet, now: datetime) -> list[Conversation]:
+    """Open conversations past their running deadline, or within their policy's warning time.
+
+    "Within warn_before of the due time in business time" is "due before the instant
+    warn_before of business time from now", so each policy becomes one indexed range on
+    `sla_due_at` (kept by the store as the running deadline).
+    """
+    near = [
+        and_(
+            Conversation.sla_policy == name,
+            Conversation.sla_warned_at.is_(None),
+            Conversation.sla_due_at <= ruleset.clock_for(name).add(now, sla.warn_before),
+        )
+        for name, sla in ruleset.slas.items()
+        if sla.warn_before is not None
+    ]
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.status == "open",
+                Conversation.escalated_at.is_(None),
+                Conversation.merged_into_id.is_(None),
+                or_(Conversation.sla_due_at <= now, *near),
+            )
+            .order_by(Conversation.sla_due_at, Conversation.id)
         )
     )
 

@@ -141,3 +141,28 @@ def test_queued_conversation_is_assigned_when_capacity_frees(
         first.status = "resolved"
     assert tick(heard, conversation(heard, ids[4]).created_at).assigned_from_queue == 1
     assert conversation(heard, ids[4]).assignee == freed
+
+
+def test_warning_counts_business_time_across_the_night(
+    make_heard: MakeHeard, store_url: str
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    heard = make_heard(TEAM_CONFIG, store_url=store_url, queue=False)
+    cid = arrive(heard, "m1", "My parcel never arrived, please help")
+    route(heard, cid)
+    due = datetime(2026, 11, 25, 9, 20, tzinfo=berlin)  # Wednesday morning
+    with heard.sessions() as session, session.begin():
+        row = session.get(Conversation, cid)
+        assert row is not None
+        row.first_response_due = due
+    # Tuesday 17:45: 15m today + 20m tomorrow = 35m of office time left: not yet.
+    assert tick(heard, datetime(2026, 11, 24, 17, 45, tzinfo=berlin)).updates == 0
+    # Tuesday 17:50: 30m of office time left, though the wall clock says 15.5 hours.
+    assert tick(heard, datetime(2026, 11, 24, 17, 50, tzinfo=berlin)).updates == 1
+    (event,) = events(heard, cid, "update_queued")
+    # The update names the due time pushed on by warn_before (30m) of office time.
+    expected = datetime.fromisoformat(event.data["new_expected"])
+    assert expected == datetime(2026, 11, 25, 9, 50, tzinfo=berlin)
