@@ -10,6 +10,7 @@ like prose (mostly lower case) instead of trusting the label.
 from __future__ import annotations
 
 import codecs
+import re
 
 from charset_normalizer import from_bytes
 
@@ -95,7 +96,7 @@ def _mostly_utf8(data: bytes) -> str | None:
     """UTF-8 with a few broken bytes (a name cut mid-character) is still UTF-8."""
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
-    good = sum(1 for c in text if ord(c) > 0x7F) - bad
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
     return text if good >= 4 and bad * 20 <= good else None
 
 
@@ -125,9 +126,12 @@ def _best_cyrillic(data: bytes, declared: str) -> str:
     return best_text
 
 
+_LOWER = re.compile("[а-яё]")
+_UPPER = re.compile("[А-ЯЁ]")
+_JUNK = re.compile("[\ufffd\u2500-\u259f]")
+
+
 def _prose_score(data: bytes, codec: str) -> int:
-    text = data.decode(codec, errors="replace")
-    lower = sum(1 for c in text if "а" <= c <= "я" or c == "ё")
-    upper = sum(1 for c in text if "А" <= c <= "Я" or c == "Ё")
-    junk = sum(1 for c in text if c == "\ufffd" or ("\u2500" <= c <= "\u259f"))
-    return lower - upper - 3 * junk
+    text = data[:8192].decode(codec, errors="replace")  # a sample is plenty to tell
+    lower, upper = len(_LOWER.findall(text)), len(_UPPER.findall(text))
+    return lower - upper - 3 * len(_JUNK.findall(text))

@@ -64,6 +64,8 @@ class EmailConfig(ChannelConfig):
     since: date | None = None
     batch_size: int = Field(100, ge=1, le=5000)
     idle: bool = True
+    read_ahead: bool = True
+    parse_processes: int | None = Field(None, ge=0, le=64)
     poll_interval: float = Field(60.0, gt=0)
 
     @field_validator("address")

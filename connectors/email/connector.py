@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 import threading
 import time
@@ -21,7 +22,8 @@ from connectors.email import cursor as cursors
 from connectors.email.compose import compose
 from connectors.email.config import EmailConfig
 from connectors.email.imap import ImapSession
-from connectors.email.mime import MailContext, normalize
+from connectors.email.mime import MailContext
+from connectors.email.parsing import Parser
 from connectors.email.smtp import send as smtp_send
 from inbox.errors import ChannelError, PermanentError
 from inbox.types import Batch, Delivery, OutboundMessage
@@ -57,15 +59,39 @@ class EmailConnector(Connector):
         self._inbox_lock = threading.Lock()
         self._sent: ImapSession | None = None
         self._sent_lock = threading.Lock()
-        self._queue: tuple[int, list[int]] = (0, [])
+        self._queue: tuple[int, int, list[int]] = (0, 0, [])
         self._idle_backoff = 1.0
+        self._parser = Parser(self.context, self.settings.parse_processes)
+        self._ahead: tuple[tuple[str | None, int], asyncio.Future[Batch]] | None = None
 
     # Receiving -----------------------------------------------------------------------------
     async def fetch(self, cursor: str | None, limit: int) -> Batch:
+        """The next batch after `cursor`; while a backlog lasts the one after is read ahead.
+
+        Reading ahead lets IMAP and parsing of batch N+1 overlap with the store saving batch N.
+        A read-ahead for another cursor (the store failed and the caller starts over) is
+        dropped; nothing is lost, because only the cursor saved with the messages counts.
+        """
         if self.settings.imap is None:
             return Batch((), cursor)
         limit = max(1, min(limit, self.settings.batch_size))
-        return await asyncio.to_thread(self._fetch_blocking, cursor, limit)
+        ahead, self._ahead = self._ahead, None
+        batch: Batch | None = None
+        if ahead is not None:
+            key, task = ahead
+            if key == (cursor, limit):
+                batch = await task
+            else:
+                with contextlib.suppress(Exception):
+                    await task
+        if batch is None:
+            batch = await asyncio.to_thread(self._fetch_blocking, cursor, limit)
+        if batch.more and self.settings.read_ahead:
+            task = asyncio.ensure_future(
+                asyncio.to_thread(self._fetch_blocking, batch.next_cursor, limit)
+            )
+            self._ahead = ((batch.next_cursor, limit), task)
+        return batch
 
     def _fetch_blocking(self, cursor: str | None, limit: int) -> Batch:
         with self._inbox_lock:
@@ -82,11 +108,11 @@ class EmailConnector(Connector):
         queued = self._queued(session, state)
         take, rest = queued[:limit], queued[limit:]
         fetched = session.fetch(take)
-        messages = [normalize(f.raw, self.context, f.internal_date) for f in fetched]
+        messages = self._parser.normalize_all(fetched)
         if self.settings.mark_seen:
             session.mark_seen([f.uid for f in fetched])
-        self._queue = (state.uidvalidity, rest)
         last_uid = take[-1] if take else state.last_uid
+        self._queue = (state.uidvalidity, last_uid, rest)
         if self.progress is not None:
             self.progress(len(messages), len(rest))
         next_cursor = cursors.ImapCursor(state.uidvalidity, last_uid).dump()
@@ -94,8 +120,9 @@ class EmailConnector(Connector):
 
     def _queued(self, session: ImapSession, state: cursors.ImapCursor) -> list[int]:
         """UIDs still to read: what the last SEARCH left, else a new SEARCH (one per backlog)."""
-        validity, uids = self._queue
-        if validity == state.uidvalidity and uids:
+        validity, after, uids = self._queue
+        # The cached list is every UID above `after`; it answers only for cursors at or past it.
+        if validity == state.uidvalidity and uids and state.last_uid >= after:
             left = uids[bisect.bisect_right(uids, state.last_uid) :]
             if left:
                 return left
@@ -109,7 +136,7 @@ class EmailConnector(Connector):
 
     def _drop_inbox(self) -> None:
         session, self._inbox = self._inbox, None
-        self._queue = (0, [])
+        self._queue = (0, 0, [])
         if session is not None:
             session.close()
 
@@ -174,7 +201,12 @@ class EmailConnector(Connector):
 
     # Lifecycle -----------------------------------------------------------------------------
     async def _close(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            with contextlib.suppress(Exception):
+                await ahead[1]
         await asyncio.to_thread(self._close_blocking)
+        await asyncio.to_thread(self._parser.close)
 
     def _close_blocking(self) -> None:
         with self._inbox_lock:

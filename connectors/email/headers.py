@@ -16,6 +16,7 @@ from connectors.email.charsets import decode
 
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _FOLD = re.compile(r"\r?\n[ \t]+")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 _ADDR_SPEC = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -35,7 +36,7 @@ def raw_value(msg: Message, name: str) -> str | None:
 
 def unescape(raw: str) -> str:
     """Surrogate-escaped 8-bit bytes back to text: UTF-8 (RFC 6532) or the usual legacy guess."""
-    if any("\udc80" <= c <= "\udcff" for c in raw):
+    if _SURROGATE.search(raw):
         return decode(raw.encode("ascii", "surrogateescape"), None)
     return raw
 

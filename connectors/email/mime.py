@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from inbox.types import AttachmentIn, InboundMessage, Sender, SenderKind
 
 log = logging.getLogger(__name__)
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
 UNREADABLE_TEXT = "(This message could not be read. The original is kept for agents.)"
 
 
@@ -265,7 +267,7 @@ def _content_type(part: Message) -> str:
 def _clean_params(part: Message) -> Message:
     """The part's parameter headers with 8-bit bytes decoded, so RFC 2231/2047 parsing works."""
     raws = {n: headers.raw_value(part, n) for n in ("Content-Type", "Content-Disposition")}
-    if not any(v and any("\udc80" <= c <= "\udcff" for c in v) for v in raws.values()):
+    if not any(v and _SURROGATE.search(v) for v in raws.values()):
         return part
     clean = Message()
     for name, value in raws.items():

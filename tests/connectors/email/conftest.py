@@ -85,6 +85,28 @@ def mailbox(dovecot: Dovecot) -> Iterator[Mailbox]:
     yield Mailbox(dovecot, folder)
 
 
+# A one-team setup so every new conversation from a person is acknowledged.
+RULES = """
+[sla.standard]
+first_response = "2h"
+resolution = "8h"
+
+[agents.ann]
+name = "Ann Smith"
+
+[teams.support]
+name = "Customer Support"
+agents = ["ann"]
+sla = "standard"
+
+[templates.ack]
+en = "Hi {{ customer_name }}, we have your message ({{ reference }}). {{ owner_name }} will reply by {{ due }}."
+
+[defaults]
+team = "support"
+"""
+
+
 def email_toml(
     mailbox: Mailbox,
     smtp: SmtpCapture,
@@ -97,6 +119,7 @@ def email_toml(
     return f"""
 [queue]
 retry_base_seconds = 0.05
+{RULES}
 
 [[channels]]
 type = "email"

@@ -108,6 +108,24 @@ async def test_idle_survives_a_lost_server_and_close_is_idempotent(mailbox: Mail
         proxy.stop()
 
 
+async def test_a_fetch_repeated_from_an_older_cursor_skips_nothing(mailbox: Mailbox) -> None:
+    """The store failed to save a batch, so the caller asks again from the same cursor while
+    the connector has already read the following batch ahead."""
+    mailbox.deliver(*(mail(subject=f"r{i}") for i in range(7)))
+    async with connector(mailbox, batch_size=3) as email:
+        first = await email.fetch(None, 3)
+        again = await email.fetch(None, 3)
+        assert [m.subject for m in again.messages] == [m.subject for m in first.messages]
+        subjects, cursor = [m.subject for m in again.messages], again.next_cursor
+        while True:
+            batch = await email.fetch(cursor, 3)
+            subjects += [m.subject for m in batch.messages]
+            cursor = batch.next_cursor
+            if not batch.more:
+                break
+        assert subjects == [f"r{i}" for i in range(7)]
+
+
 async def test_a_channel_without_imap_fetches_nothing() -> None:
     config = EmailConfig.model_validate({"type": "email", "name": "out", "address": "a@b.example"})
     async with EmailConnector(config) as email:

@@ -79,6 +79,17 @@ def test_sync_reads_a_backlog_in_batches_and_a_second_sync_stores_nothing(
     assert again.stored == {"support": 0} and len(stored(heard)) == 25
 
 
+def test_a_big_backlog_is_parsed_in_worker_processes_without_loss(
+    email_heard: EmailHeard, mailbox: Mailbox
+) -> None:
+    heard = email_heard(extra="batch_size = 100\nparse_processes = 1")
+    mailbox.deliver(*(mail(subject=f"bulk {i}", text=f"body {i} ünïcode") for i in range(130)))
+    assert sync_once(heard).stored == {"support": 130}
+    got = stored(heard)
+    assert sorted(m.subject for m in got) == sorted(f"bulk {i}" for i in range(130))
+    assert {m.text for m in got} == {f"body {i} ünïcode" for i in range(130)}
+
+
 def test_the_same_mail_delivered_twice_is_stored_once(
     email_heard: EmailHeard, mailbox: Mailbox
 ) -> None:
@@ -254,5 +265,6 @@ def test_heard_sync_command_with_since(
     assert code == 0, err
     assert "support: 1 new, 0 already stored" in out
     assert [m.subject for m in stored(heard)] == ["recent"]
+    assert len(smtp.messages) == 1  # the acknowledgement went out in the same command
     code, _, err = run_cli("sync", "--config", str(tmp_path / "heard.toml"), "--since", "June")
     assert code == 2 and "--since" in err
