@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inbox.models import Conversation, Event
+from inbox.models import Agent, Conversation, Event
 from routing.capacity import available, lock_agents, open_load
 from routing.counters import next_value
 from rules.matcher import Actions
@@ -185,12 +185,16 @@ def assign_waiting(session: Session, ruleset: RuleSet, now: datetime, limit: int
         .limit(limit)
     ).all()
     assigned = 0
+    full: set[str] = set()
     for conversation in waiting:
-        team = ruleset.teams.get(conversation.team or "")
-        if team is None or team.strategy == "manual":
+        team_key = conversation.team or ""
+        team = ruleset.teams.get(team_key)
+        if team is None or team.strategy == "manual" or team_key in full:
             continue
-        actions = Actions(team=conversation.team)
-        choice = _choose(session, ruleset, conversation, actions, now)
+        if not _has_room(session, ruleset, team.agents):
+            full.add(team_key)  # nobody there has room: skip the rest of this team's queue
+            continue
+        choice = _choose(session, ruleset, conversation, Actions(team=team_key), now)
         if choice.agent:
             conversation.assignee = choice.agent
             session.add(
@@ -200,10 +204,18 @@ def assign_waiting(session: Session, ruleset: RuleSet, now: datetime, limit: int
                     actor="rules",
                     data={
                         "agent": choice.agent,
-                        "team": conversation.team,
+                        "team": team_key,
                         "how": f"from queue ({choice.how})",
                     },
                 )
             )
             assigned += 1
     return assigned
+
+
+def _has_room(session: Session, ruleset: RuleSet, keys: Sequence[str]) -> bool:
+    """A cheap unlocked look: is any available member under capacity? (assignment re-checks)"""
+    members = [k for k in keys if k in ruleset.agents]
+    agents = {a.key: a for a in session.scalars(select(Agent).where(Agent.key.in_(members)))}
+    load = open_load(session, members)
+    return any(available(agents.get(k)) and load[k] < agents[k].capacity for k in members)
