@@ -18,7 +18,9 @@ resend everything it has not seen acknowledged after a reconnect and the store k
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
@@ -55,6 +57,9 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"']{2,63}$")
 NAME_LIMIT = 120
 HISTORY_LIMIT = 200
+STORE_POLL_SECONDS = 3.0  # replies sent by another process reach the socket this way
+RATE_WINDOW = 60.0
+RATE_LIMIT = 20  # messages per visitor socket per minute
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -123,14 +128,25 @@ def history(session: Session, connector: WebchatConnector, visitor: str) -> list
     conversation_id = conversation_of(session, connector.name, visitor)
     if conversation_id is None:
         return []
+    return [frame for _, frame in lines(session, connector, conversation_id)]
+
+
+def lines(
+    session: Session, connector: WebchatConnector, conversation_id: int, after: int = 0
+) -> list[tuple[int, dict[str, Any]]]:
+    """(message id, frame) of the conversation's visible lines newer than message `after`."""
     rows = session.execute(
         select(Message, Outbound.idempotency_key)
         .outerjoin(Outbound, Outbound.message_id == Message.id)
-        .where(Message.conversation_id == conversation_id, Message.kind != "note")
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.kind != "note",
+            Message.id > after,
+        )
         .order_by(Message.id.desc())
         .limit(HISTORY_LIMIT)
     ).all()
-    frames = []
+    found = []
     for message, key in reversed(rows):
         if message.direction == "in":
             client_id = message.external_id.rpartition(":")[2]
@@ -138,17 +154,16 @@ def history(session: Session, connector: WebchatConnector, visitor: str) -> list
         else:
             frame_id = outbound_id(key) if key else f"m-{message.id}"
             author = connector.agent_label
-        frames.append(
-            message_frame(
-                id=frame_id,
-                direction=message.direction,
-                kind=message.kind,
-                text=message.text,
-                author=author,
-                at=message.created_at,
-            )
+        frame = message_frame(
+            id=frame_id,
+            direction=message.direction,
+            kind=message.kind,
+            text=message.text,
+            author=author,
+            at=message.created_at,
         )
-    return frames
+        found.append((message.id, frame))
+    return found
 
 
 # The socket -----------------------------------------------------------------------------------
@@ -170,8 +185,15 @@ class VisitorSession:
         # Frames from the hub wait until the welcome (with the history) has gone out, so the
         # widget always sees the welcome first and never a line twice.
         self.held: list[Mapping[str, Any]] | None = []
+        self.shown: set[str] = set()  # ids of lines already on the visitor's screen
+        self.last_message_id = 0
+        self.recent: collections.deque[float] = collections.deque()
 
     def push(self, frame: Mapping[str, Any]) -> None:
+        if frame.get("type") == "message":
+            if frame["id"] in self.shown:
+                return
+            self.shown.add(frame["id"])
         self.outgoing.put_nowait(frame)
 
     def from_hub(self, frame: Mapping[str, Any]) -> None:
@@ -187,7 +209,11 @@ class VisitorSession:
             if await self._hello():
                 with self.connector.hub.connect(self.visitor, self.from_hub):
                     await self._welcome()
-                    await self._read()
+                    watcher = asyncio.create_task(self._watch_store())
+                    try:
+                        await self._read()
+                    finally:
+                        watcher.cancel()
         finally:
             self.outgoing.put_nowait(None)
             await writer
@@ -235,14 +261,15 @@ class VisitorSession:
         return None
 
     async def _welcome(self) -> None:
-        def load(session: Session) -> tuple[bool, list[dict[str, Any]], int | None]:
-            return (
-                agents_online(session),
-                history(session, self.connector, self.visitor),
-                conversation_of(session, self.config.name, self.visitor),
-            )
+        def load(session: Session) -> tuple[bool, list[tuple[int, dict[str, Any]]], int | None]:
+            conversation_id = conversation_of(session, self.config.name, self.visitor)
+            found = lines(session, self.connector, conversation_id) if conversation_id else []
+            return agents_online(session), found, conversation_id
 
-        online, lines, self.conversation_id = await in_transaction(self.heard, load)
+        online, numbered, self.conversation_id = await in_transaction(self.heard, load)
+        history_lines = [frame for _, frame in numbered]
+        self.last_message_id = max((number for number, _ in numbered), default=0)
+        self.shown.update(line["id"] for line in history_lines)
         self.push(
             {
                 "type": "welcome",
@@ -252,13 +279,27 @@ class VisitorSession:
                 "welcome": self.config.welcome,
                 "agent": self.connector.agent_label,
                 "color": self.config.color,
-                "history": lines,
+                "history": history_lines,
             }
         )
-        known = {line["id"] for line in lines}
         held, self.held = self.held or [], None
         for frame in held:
-            if frame.get("id") not in known:
+            self.push(frame)
+
+    async def _watch_store(self) -> None:
+        """Poll the store for lines this process's hub did not bring (several processes)."""
+        while True:
+            await asyncio.sleep(STORE_POLL_SECONDS)
+            conversation_id = self.conversation_id
+            if conversation_id is None:
+                continue
+            after = self.last_message_id
+            read = functools.partial(
+                lines, connector=self.connector, conversation_id=conversation_id, after=after
+            )
+            found = await in_transaction(self.heard, read)
+            for number, frame in found:
+                self.last_message_id = max(self.last_message_id, number)
                 self.push(frame)
 
     async def _read(self) -> None:
@@ -289,7 +330,7 @@ class VisitorSession:
             return
         text = frame.get("text")
         text = text.strip() if isinstance(text, str) else ""
-        problem = self._check_text(text)
+        problem = self._check_text(text) or self._check_rate()
         if problem:
             self.push({"type": "rejected", "id": f"c-{client_id}", "error": problem})
             return
@@ -311,6 +352,15 @@ class VisitorSession:
                 at=message.received_at,
             )
             self.connector.hub.send(self.visitor, line)  # the visitor's other tabs
+
+    def _check_rate(self) -> str | None:
+        now = asyncio.get_running_loop().time()
+        while self.recent and now - self.recent[0] > RATE_WINDOW:
+            self.recent.popleft()
+        if len(self.recent) >= RATE_LIMIT:
+            return "you are sending messages very fast; please wait a moment"
+        self.recent.append(now)
+        return None
 
     def _check_text(self, text: str) -> str | None:
         if not text:

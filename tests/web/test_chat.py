@@ -15,6 +15,7 @@ from connectors.webchat import tokens
 from inbox import actions, live
 from inbox.models import Conversation, Message
 from inbox.outbox import flush_enqueues
+from tests.conftest import MakeHeard
 from tests.web.ui_env import SITE_ORIGIN, UiEnv, receiver, smtp, ui, ui_any_store
 
 __all__ = ["receiver", "smtp", "ui", "ui_any_store"]
@@ -326,3 +327,39 @@ async def test_widget_script_and_demo_page_are_served(ui: UiEnv) -> None:
     page = await demo.text()
     assert 'src="/chat/widget.js" data-channel="site"' in page
     assert "script-src 'self'" in demo.headers["Content-Security-Policy"]
+
+
+async def test_a_reply_stored_by_another_process_reaches_the_open_widget(
+    ui: UiEnv, make_heard: MakeHeard
+) -> None:
+    """The other Heard shares the store but not this process's hub: the socket polls."""
+    ws, _ = await connect(ui.client)
+    await ws.send_json({"type": "message", "id": "m1", "text": "hello?"})
+    await until(ws, "received")
+    await ui.drain()
+    other = make_heard(
+        f'[store]\nurl = "{ui.heard.settings.store.url}"\n'
+        '[[channels]]\ntype = "webchat"\nname = "site"\n',
+        queue=False,
+        name="other.toml",
+    )
+    with ui.heard.sessions() as session:
+        conversation_id = session.scalars(select(Conversation.id)).one()
+    with other.sessions() as session, session.begin():
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        actions.reply(session, conversation, "Answered from the other process.", "ann")
+    line = await until(ws, "message", kind="message", direction="out")
+    assert line["text"] == "Answered from the other process."
+    await ws.close()
+
+
+async def test_a_flood_of_messages_is_slowed_down(ui: UiEnv) -> None:
+    ws, _ = await connect(ui.client)
+    for number in range(21):
+        await ws.send_json({"type": "message", "id": f"f{number}", "text": f"spam {number}"})
+    rejected = await until(ws, "rejected")
+    assert rejected["id"] == "c-f20"
+    assert "very fast" in rejected["error"]
+    await ws.close()
+    assert count_messages(ui) == 20
