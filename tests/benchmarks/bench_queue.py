@@ -193,24 +193,28 @@ def page_cursor(engine: Engine, pages: int) -> str | None:
 
 
 def measure(engine: Engine, runs: int) -> list[tuple[str, float, float, int]]:
+    """Round-robin over the views, so a burst of load elsewhere hits them all alike."""
     sessions = session_factory(engine)
-    results = []
-    for name, f in views(lambda: page_cursor(engine, 5)).items():
-        times = []
-        count = 0
-        with sessions() as session:  # warm the statement cache and the database's buffers
+    filters = views(lambda: page_cursor(engine, 5))
+    times: dict[str, list[float]] = {name: [] for name in filters}
+    counts: dict[str, int] = {}
+    with sessions() as session:  # warm the statement cache and the database's buffers
+        for f in filters.values():
             for _ in range(3):
                 queries.list_conversations(session, f)
-        for _ in range(runs):
+    for _ in range(runs):
+        for name, f in filters.items():
             with sessions() as session:
                 started = time.perf_counter()
                 page = queries.list_conversations(session, f)
                 items = [queries.summary_json(c, page.now) for c in page.items]
-                times.append((time.perf_counter() - started) * 1000)
-                count = len(items)
-        times.sort()
-        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-        results.append((name, statistics.median(times), p95, count))
+                times[name].append((time.perf_counter() - started) * 1000)
+                counts[name] = len(items)
+    results = []
+    for name, samples in times.items():
+        samples.sort()
+        p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+        results.append((name, statistics.median(samples), p95, counts[name]))
     return results
 
 
@@ -261,7 +265,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pg-rows", type=int, default=1_000_000)
     parser.add_argument("--sqlite-rows", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=40, help="timed runs per view")
+    parser.add_argument("--runs", type=int, default=60, help="timed runs per view")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
