@@ -53,8 +53,8 @@ port = {smtp.port}
     [mail] = smtp.wait_for(1)
     reference = conversation(heard, result.conversation_id).reference
     assert mail.recipients == ["ann@example.com"]
-    assert (
-        f"Conversation {reference} is now yours." in mail.message.get_body(("plain",)).get_content()
-    )  # type: ignore[union-attr]
+    body = mail.message.get_body(("plain",))
+    assert body is not None
+    assert f"Conversation {reference} is now yours." in body.get_content()
     [ack] = receiver.wait_for(1)
     assert ack.json["kind"] == "ack"  # the customer heard from us on their own channel
