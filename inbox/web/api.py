@@ -402,6 +402,34 @@ async def agents_load(request: web.Request) -> web.Response:
     return web.json_response(await in_transaction(request.app[HEARD_KEY], run))
 
 
+@require_admin
+async def show_rules(request: web.Request) -> web.Response:
+    """Admin only: the rules in force (with file:line), teams and SLA policies."""
+    from inbox.rulebook import rules_for
+
+    heard = request.app[HEARD_KEY]
+
+    def run(session: Session) -> dict[str, Any]:
+        ruleset = rules_for(heard, session)
+        origins = list(ruleset.origins) + [None] * len(ruleset.rules)
+        return {
+            "fingerprint": ruleset.fingerprint,
+            "rules": [
+                {"origin": origin, **rule.model_dump(mode="json", exclude_defaults=True)}
+                for rule, origin in zip(ruleset.rules, origins, strict=False)
+            ],
+            "teams": {
+                k: v.model_dump(mode="json", exclude_defaults=True)
+                for k, v in ruleset.teams.items()
+            },
+            "slas": {
+                k: v.model_dump(mode="json", exclude_defaults=True) for k, v in ruleset.slas.items()
+            },
+        }
+
+    return web.json_response(await in_transaction(heard, run))
+
+
 @require_agent
 async def download_attachment(request: web.Request) -> web.Response:
     """The file as an attachment download: never rendered inline, so it cannot run script."""
@@ -451,5 +479,6 @@ def setup(app: web.Application) -> None:
         r.add_post(PREFIX + r"/conversations/{id:\d{1,19}}/" + name, handler)
     r.add_get(f"{PREFIX}/agents", list_agents)
     r.add_get(f"{PREFIX}/load", agents_load)
+    r.add_get(f"{PREFIX}/rules", show_rules)
     r.add_get(PREFIX + r"/attachments/{id:\d{1,19}}", download_attachment)
     r.add_get(f"{PREFIX}/openapi.json", openapi.serve)

@@ -382,6 +382,25 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        "/rules": {
+            "get": {
+                "summary": "admin only: the rules in force with file:line, teams and SLA policies",
+                "responses": {
+                    "200": _json(
+                        "the rules",
+                        _obj(
+                            {
+                                "fingerprint": {"type": "string"},
+                                "rules": {"type": "array", "items": {"type": "object"}},
+                                "teams": {"type": "object"},
+                                "slas": {"type": "object"},
+                            }
+                        ),
+                    ),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
         "/attachments/{id}": {
             "get": {
                 "summary": "download an attachment (always as a download, never inline)",

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from inbox import accounts
 from inbox.models import Conversation, Event, Outbound
+from inbox.web.app import make_app
+from tests.conftest import MakeHeard
 from tests.web.api_env import ApiEnv, api, cheap_kdf, receiver  # noqa: F401
 
 CID = "/api/v1/conversations/{}"
@@ -29,6 +34,7 @@ ROUTES = [
     ("POST", CID.format(1) + "/merge"),
     ("GET", "/api/v1/agents"),
     ("GET", "/api/v1/load"),
+    ("GET", "/api/v1/rules"),
     ("GET", "/api/v1/attachments/1"),
 ]
 
@@ -442,3 +448,32 @@ async def test_nul_characters_are_refused_not_a_server_error(api: ApiEnv) -> Non
         status, body = await api.call("POST", CID.format(cid) + path, json=payload)
         assert status == 400
         assert body["error"]["details"] == [{"field": field, "problem": "contains a NUL character"}]
+
+
+async def test_only_admins_see_the_rules_with_their_file_and_line(
+    make_heard: MakeHeard, tmp_path: Path, cheap_kdf: None
+) -> None:
+    (tmp_path / "rules.toml").write_text(
+        '[sla.email]\nfirst_response = "4h"\n\n'
+        '[[rules]]\nname = "Refunds"\nwhen.text_any = ["refund"]\nthen.priority = "high"\n',
+        encoding="utf-8",
+    )
+    heard = make_heard('[rules]\nfiles = ["rules.toml"]\n', queue=False)
+    with heard.sessions() as session, session.begin():
+        accounts.add_agent(session, "ann")
+        accounts.add_agent(session, "boss", role="admin")
+        tokens = {k: accounts.create_token(session, k) for k in ("ann", "boss")}
+    async with TestClient(TestServer(make_app(heard))) as client:
+        denied = await client.get(
+            "/api/v1/rules", headers={"Authorization": f"Bearer {tokens['ann']}"}
+        )
+        assert denied.status == 403
+        response = await client.get(
+            "/api/v1/rules", headers={"Authorization": f"Bearer {tokens['boss']}"}
+        )
+        assert response.status == 200
+        body = await response.json()
+    [rule] = body["rules"]
+    assert rule["name"] == "Refunds" and rule["then"]["priority"] == "high"
+    assert rule["origin"].endswith("rules.toml:4")
+    assert body["slas"]["email"]
