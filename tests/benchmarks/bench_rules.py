@@ -25,7 +25,28 @@ _VOCAB = random.Random(0)
 WORDS = sorted({"".join(_VOCAB.choices(_LETTERS, k=_VOCAB.randint(5, 9))) for _ in range(6000)})[
     :5000
 ]
-COMMON = ["the", "a", "to", "my", "order", "is", "and", "i", "please", "you", "it", "not", "of", "for", "on", "with", "was", "have", "help", "this"]
+COMMON = [
+    "the",
+    "a",
+    "to",
+    "my",
+    "order",
+    "is",
+    "and",
+    "i",
+    "please",
+    "you",
+    "it",
+    "not",
+    "of",
+    "for",
+    "on",
+    "with",
+    "was",
+    "have",
+    "help",
+    "this",
+]
 CHANNELS = ["email", "webhook", "telegram", "x", "webchat"]
 
 
