@@ -30,7 +30,7 @@ from inbox.web.app import make_app
 from tests.conftest import MakeHeard
 from tests.inbox.helpers import inbound
 
-MAX_EXAMPLES = 30
+MAX_EXAMPLES = 20
 
 
 class LiveServer:
