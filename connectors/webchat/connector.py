@@ -1,8 +1,10 @@
-"""`send` for the web chat: deliver live to the visitor's open sockets, else by email.
+"""`send` for the web chat: deliver live to the visitor's open sockets, and by email after
+the offline form.
 
 The outbox has already stored the message, so a visitor who is not connected still sees it in
 their history on the next visit; when they used the offline form and left an address, the
-reply also leaves through the configured email channel so the conversation continues there.
+reply also leaves through the configured email channel so the conversation continues there
+(until they write live again, which clears the offline mark).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class WebchatConnector(Connector):
         )
         live = self.hub.send(visitor, frame)
         emailed = False
-        if not live and thread.get("offline") and thread.get("email"):
+        if thread.get("offline") and thread.get("email"):
+            # They used the offline form and were promised an answer by email: keep it, even
+            # if they are still on the page (they may close it any second).
             emailed = await self._send_by_email(outbound, str(thread["email"]))
         log.debug("web chat send %s: live=%d emailed=%s", outbound.reference, live, emailed)
         return Delivery(

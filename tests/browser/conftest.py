@@ -8,6 +8,7 @@ Screenshots land in tests/.artifacts/; with HEARD_UPDATE_SCREENSHOTS=1 also in d
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -71,6 +72,16 @@ async def serve(heard: Heard) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
+
+
+async def widget_connected(page: Any) -> None:
+    """The chat widget's status line leaves "connecting…" once the welcome has arrived.
+
+    (Waiting on a DOM state rather than `wait_for_function`: the page's CSP forbids eval.)
+    """
+    from playwright.async_api import expect
+
+    await expect(page.locator("#heard-chat .status")).to_have_text(re.compile("^(online|away)$"))
 
 
 def screenshot_path(name: str) -> Path:

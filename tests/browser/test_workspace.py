@@ -16,7 +16,7 @@ from typing import Any
 
 from inbox.app import Heard
 from inbox.ingest import store_messages
-from tests.browser.conftest import publish_screenshot, screenshot_path, serve
+from tests.browser.conftest import publish_screenshot, screenshot_path, serve, widget_connected
 from tests.conftest import MakeHeard
 from tests.inbox.helpers import inbound
 from tests.servers.http_receiver import Receiver
@@ -158,7 +158,7 @@ async def test_an_agent_works_the_queue_while_a_visitor_chats_live(
         await expect(agent.locator("li.row .ch-webhook")).to_have_count(2)
         late = agent.locator(f'li.row[data-id="{ids["eve"]}"] .sla')
         await expect(late).to_have_class(re.compile("sla-breached"))
-        assert await late.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
+        await expect(late).to_have_css("background-color", "rgb(198, 40, 40)")
 
         # One click filters to a channel, another click clears it.
         await agent.click("a.chip:has(.ch-email)")
@@ -189,7 +189,7 @@ async def test_an_agent_works_the_queue_while_a_visitor_chats_live(
         collect_dialogs(visitor, visitor_dialogs)
         await visitor.goto(base + "/chat/demo")
         await visitor.click("#heard-chat .launch")
-        await visitor.wait_for_function("window.HeardChat && window.HeardChat.state.connected")
+        await widget_connected(visitor)
         await expect(visitor.locator("#heard-chat form.live")).to_be_visible()
         await visitor.click("#heard-chat summary")
         await visitor.fill("#heard-chat details input[name=name]", "Maria")
@@ -228,7 +228,7 @@ async def test_an_agent_works_the_queue_while_a_visitor_chats_live(
 
         # The visitor reloads: the whole history is back, nothing twice.
         await visitor.reload()
-        await visitor.wait_for_function("window.HeardChat && window.HeardChat.state.connected")
+        await widget_connected(visitor)
         await expect(visitor.locator("#heard-chat .line.in", has_text="Norway?")).to_have_count(1)
         await expect(visitor.locator("#heard-chat .line.out.message")).to_have_count(1)
 

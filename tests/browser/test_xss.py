@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from inbox.ingest import store_messages
-from tests.browser.conftest import serve
+from tests.browser.conftest import serve, widget_connected
 from tests.browser.test_workspace import TIMEOUT_MS, collect_dialogs, sign_in
 from tests.conftest import MakeHeard
 from tests.inbox.helpers import inbound
@@ -108,7 +108,7 @@ async def test_payloads_in_email_and_chat_render_as_text(
         collect_dialogs(visitor, visitor_dialogs)
         await visitor.goto(base + "/chat/demo")
         await visitor.click("#heard-chat .launch")
-        await visitor.wait_for_function("window.HeardChat && window.HeardChat.state.connected")
+        await widget_connected(visitor)
         textarea = visitor.locator("#heard-chat form.live textarea")
         await expect(textarea).to_be_visible()  # the agent is signed in: live chat, no offline form
         await textarea.fill(CHAT_PAYLOAD)
