@@ -354,7 +354,7 @@ def conversation_json(
     contact = conversation.contact
     data["contact"]["tags"] = list(contact.tags or [])
     data["contact"]["identities"] = [
-        {"channel": i.channel, "handle": i.handle, "display": i.display, "verified": i.verified}
+        {"channel": i.channel, "handle": i.handle, "verified": i.verified}
         for i in sorted(contact.identities, key=lambda i: i.id)
     ]
     data.update(

@@ -104,7 +104,6 @@ IDENTITY = _obj(
     {
         "channel": {"type": "string"},
         "handle": {"type": "string"},
-        "display": {"type": "string"},
         "verified": {"type": "boolean"},
     }
 )
