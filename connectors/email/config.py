@@ -65,7 +65,9 @@ class EmailConfig(ChannelConfig):
     batch_size: int = Field(100, ge=1, le=5000)
     idle: bool = True
     read_ahead: bool = True
-    parse_processes: int | None = Field(None, ge=0, le=64)
+    # Worker processes that parse big batches (≥ 64 mails) while the store saves the previous
+    # one; 0 parses in place. Worth it for a large first import on an otherwise idle machine.
+    parse_processes: int = Field(0, ge=0, le=64)
     poll_interval: float = Field(60.0, gt=0)
 
     @field_validator("address")

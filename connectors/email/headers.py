@@ -75,12 +75,41 @@ def get(msg: Message, name: str) -> str:
         return ""
 
 
-def all_headers(msg: Message) -> dict[str, str]:
-    """Every header decoded, repeated ones joined by newlines, for the audit record."""
+# What agents and rules look at; the raw message (kept whole) has everything else, such as the
+# long Received chains that would only bloat every stored row.
+SHOWN = (
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Return-Path",
+    "Auto-Submitted",
+    "X-Auto-Response-Suppress",
+    "Precedence",
+    "List-Id",
+    "List-Unsubscribe",
+    "Content-Type",
+    "X-Failed-Recipients",
+    "X-Mailer",
+    "User-Agent",
+    "Importance",
+    "X-Priority",
+)
+_SHOWN = {name.lower() for name in SHOWN}
+
+
+def selected(msg: Message) -> dict[str, str]:
+    """The headers in SHOWN, decoded; repeated ones joined by newlines."""
     out: dict[str, str] = {}
     for name, value in msg.raw_items():
         key = name.strip()
-        if not key:
+        if key.lower() not in _SHOWN:
             continue
         decoded = text(value)
         out[key] = f"{out[key]}\n{decoded}" if key in out else decoded

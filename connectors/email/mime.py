@@ -159,7 +159,7 @@ def _normalize(
         html=html,
         attachments=tuple(body.attachments),
         raw=raw,
-        headers=headers.all_headers(msg),
+        headers=headers.selected(msg),
         sender_kind=verdict.kind,
         no_auto_reply_reason=verdict.reason,
         flags=tuple(flags),
@@ -230,7 +230,7 @@ def _attachment(
     if ctype == "message/rfc822":
         inner = part.get_payload()
         attached = inner[0] if isinstance(inner, list) and inner else None
-        data = attached.as_bytes() if isinstance(attached, Message) else _payload(part)
+        data = _as_bytes(attached) if isinstance(attached, Message) else _payload(part)
     else:
         data = _payload(part)
     content_id = headers.get(part, "Content-ID").strip("<> ") or None
@@ -254,6 +254,17 @@ def _attachment(
         content_id=content_id,
         inline=inline,
     )
+
+
+def _as_bytes(msg: Message) -> bytes:
+    """An attached message re-serialized; its broken headers must not cost the outer mail."""
+    try:
+        return msg.as_bytes()
+    except Exception:
+        try:
+            return msg.as_string().encode("utf-8", "surrogateescape")
+        except Exception:
+            return b""
 
 
 def _content_type(part: Message) -> str:

@@ -33,9 +33,9 @@ def _normalize_job(job: tuple[bytes, MailContext, datetime | None]) -> InboundMe
 class Parser:
     """Owns the (lazily started) worker processes of one connector."""
 
-    def __init__(self, ctx: MailContext, processes: int | None = None) -> None:
+    def __init__(self, ctx: MailContext, processes: int = 0) -> None:
         self.ctx = ctx
-        self.processes = max(0, (os.cpu_count() or 1) - 1) if processes is None else processes
+        self.processes = min(processes, os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 

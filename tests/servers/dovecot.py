@@ -134,14 +134,14 @@ class Dovecot:
         if os.geteuid() == 0:
             for path in [self.root, *self.root.rglob("*")]:
                 os.chown(path, who.pw_uid, who.pw_gid)
-        kwargs: dict[str, object] = {}
-        if os.geteuid() == 0:
-            kwargs = {"user": who.pw_uid, "group": who.pw_gid, "extra_groups": []}
+        user, group, groups = self._identity()
         self.process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            **kwargs,  # type: ignore[arg-type]
+            user=user,
+            group=group,
+            extra_groups=groups,
         )
         self._wait_ready(deadline=time.monotonic() + 20)
 
@@ -184,20 +184,26 @@ class Dovecot:
             client.logout()
 
     def doveadm(self, *args: str) -> str:
-        who = self._runs_as
-        kwargs: dict[str, object] = {}
-        if os.geteuid() == 0:
-            kwargs = {"user": who.pw_uid, "group": who.pw_gid, "extra_groups": []}
+        user, group, groups = self._identity()
         done = subprocess.run(
             [DOVEADM, "-c", str(self.root / "dovecot.conf"), *args],
             capture_output=True,
             check=False,
             timeout=30,
-            **kwargs,  # type: ignore[arg-type]
+            user=user,
+            group=group,
+            extra_groups=groups,
         )
         if done.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)}: {done.stderr.decode()}")
-        return done.stdout.decode()
+        return str(done.stdout.decode())
+
+    def _identity(self) -> tuple[int | None, int | None, list[int] | None]:
+        """Who the server processes run as: `nobody` when we are root (see module docstring)."""
+        if os.geteuid() != 0:
+            return None, None, None
+        who = self._runs_as
+        return who.pw_uid, who.pw_gid, []
 
     def set_uidvalidity(self, value: int, folder: str = "INBOX", user: str = "support") -> None:
         """Force a new UIDVALIDITY, as a restored or rebuilt mailbox gets."""

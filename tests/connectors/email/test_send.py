@@ -157,7 +157,9 @@ def test_no_machine_is_ever_acknowledged_but_every_machine_mail_is_kept_with_the
     mailbox.deliver(*raws, delivery_report(), human)
     assert sync_once(heard).stored == {"support": len(MACHINES) + 2}
     reasons = {m.subject: m.no_auto_reply_reason for m in inbound(heard)}
-    expected = {f"machine: {name}": reason for name, (_, reason) in MACHINES.items()}
+    expected: dict[str, str | None] = {
+        f"machine: {name}": reason for name, (_, reason) in MACHINES.items()
+    }
     expected["report"] = "delivery status report (multipart/report)"
     expected["a person"] = None
     assert reasons == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from inbox.app import Heard
 from inbox.ingest import load_cursor
 from inbox.models import Attachment, ChannelCursor, Conversation, Message
 from inbox.sync import sync_once
+from tests.conftest import MakeHeard, RunCli
 from tests.connectors.email.conftest import EmailHeard, Mailbox, email_toml
 from tests.connectors.email.mails import mail, message_id_of
 from tests.servers.smtp import SmtpCapture
@@ -137,9 +139,9 @@ def test_uidvalidity_change_rescans_without_duplicates(
 
 
 def test_a_connection_cut_in_the_middle_of_a_fetch_loses_and_duplicates_nothing(
-    make_heard,
+    make_heard: MakeHeard,
     mailbox: Mailbox,
-    smtp: SmtpCapture,  # type: ignore[no-untyped-def]
+    smtp: SmtpCapture,
 ) -> None:
     proxy = CuttingProxy("127.0.0.1", mailbox.server.port).start()
     try:
@@ -240,11 +242,11 @@ def test_unparseable_mail_is_stored_raw_and_flagged_and_the_sync_goes_on(
 
 
 def test_heard_sync_command_with_since(
-    make_heard,
-    run_cli,
+    make_heard: MakeHeard,
+    run_cli: RunCli,
     mailbox: Mailbox,
     smtp: SmtpCapture,
-    tmp_path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     from datetime import datetime
 
