@@ -38,6 +38,24 @@ def limit_history(heard: Heard, since: date | None) -> None:
             connector.since = since
 
 
+def watch_backlogs(heard: Heard) -> dict[str, int]:
+    """Totals for the progress bar from connectors that know their backlog (email's SEARCH)."""
+    totals: dict[str, int] = {}
+    for channel in heard.enabled_channels():
+        connector = heard.connector(channel.name)
+        if hasattr(connector, "progress"):
+            fetched = [0]
+
+            def hook(
+                n: int, left: int, name: str = channel.name, seen: list[int] = fetched
+            ) -> None:
+                seen[0] += n
+                totals[name] = seen[0] + left
+
+            connector.progress = hook
+    return totals
+
+
 def run(args: argparse.Namespace) -> int:
     heard = load_heard(args)
     limit_history(heard, args.since)
@@ -47,17 +65,26 @@ def run(args: argparse.Namespace) -> int:
         sweep(heard)
         show = not args.quiet and sys.stderr.isatty()
         if show:
-            from rich.progress import Progress, SpinnerColumn, TextColumn
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
+            with Progress(*columns, transient=True) as bar:
                 tasks: dict[str, Any] = {}
                 counts: dict[str, int] = {}
+                totals = watch_backlogs(heard)
 
                 def progress(name: str, n: int) -> None:
                     counts[name] = counts.get(name, 0) + n
                     if name not in tasks:
-                        tasks[name] = bar.add_task(name)
-                    bar.update(tasks[name], description=f"{name}: {counts[name]} messages")
+                        tasks[name] = bar.add_task(name, total=None)
+                    total = totals.get(name)
+                    of = f" of {total}" if total else ""
+                    bar.update(
+                        tasks[name],
+                        description=f"{name}: {counts[name]}{of} messages",
+                        total=total,
+                        completed=counts[name],
+                    )
 
                 report = sync_once(heard, progress=progress)
         else:

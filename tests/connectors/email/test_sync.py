@@ -270,3 +270,16 @@ def test_heard_sync_command_with_since(
     assert len(smtp.messages) == 1  # the acknowledgement went out in the same command
     code, _, err = run_cli("sync", "--config", str(tmp_path / "heard.toml"), "--since", "June")
     assert code == 2 and "--since" in err
+
+
+def test_the_progress_bar_knows_the_size_of_the_backlog(
+    email_heard: EmailHeard, mailbox: Mailbox
+) -> None:
+    from inbox.cli.sync_cmd import watch_backlogs
+
+    heard = email_heard(extra="batch_size = 4")
+    mailbox.deliver(*(mail(subject=f"p{i}") for i in range(10)))
+    totals = watch_backlogs(heard)
+    seen: list[tuple[int, int | None]] = []
+    sync_once(heard, progress=lambda name, n: seen.append((n, totals.get(name))))
+    assert seen == [(4, 10), (4, 10), (2, 10)]
