@@ -11,9 +11,7 @@ smallest. Each measurement runs in a fresh child process so peak RSS is its own.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
 import random
 import resource
 import sqlite3
@@ -56,20 +54,31 @@ def make_mail(n: int, rng: random.Random) -> bytes:
         msg.set_content(JAPANESE.format(n=n) * rng.randint(2, 20), charset="iso-2022-jp")
     elif kind < 0.70:
         msg["Subject"] = f"Bestellung {n} beschädigt"
-        msg.set_content(GERMAN.format(n=n) * rng.randint(2, 30), charset="iso-8859-1", cte="quoted-printable")
+        msg.set_content(
+            GERMAN.format(n=n) * rng.randint(2, 30), charset="iso-8859-1", cte="quoted-printable"
+        )
     elif kind < 0.88:
         msg["Subject"] = f"Re: Order {n}"
-        text = f"Still waiting for {n}.\n\nOn Mon, Support wrote:\n" + "> earlier text\n" * rng.randint(5, 80)
+        text = (
+            f"Still waiting for {n}.\n\nOn Mon, Support wrote:\n"
+            + "> earlier text\n" * rng.randint(5, 80)
+        )
         msg.set_content(text)
-        html = "<html><body>" + "".join(
-            f"<p>Paragraph {i} about order {n} with <b>bold</b> and <a href='https://shop.example/{i}'>a link</a></p>"
-            for i in range(rng.randint(5, 60))
-        ) + "<img src='https://tracker.example/p.gif'></body></html>"
+        html = (
+            "<html><body>"
+            + "".join(
+                f"<p>Paragraph {i} about order {n} with <b>bold</b> and <a href='https://shop.example/{i}'>a link</a></p>"
+                for i in range(rng.randint(5, 60))
+            )
+            + "<img src='https://tracker.example/p.gif'></body></html>"
+        )
         msg.add_alternative(html, subtype="html")
     elif kind < 0.93:
         msg["Subject"] = f"HTML only {n}"
         msg.set_content(
-            "<html><body><div>" + "<p>Newsletter-ish text block.</p>" * rng.randint(10, 120) + "</div></body></html>",
+            "<html><body><div>"
+            + "<p>Newsletter-ish text block.</p>" * rng.randint(10, 120)
+            + "</div></body></html>",
             subtype="html",
         )
     else:
@@ -98,7 +107,7 @@ def fill(server: Dovecot, folder: str, n: int) -> None:
 
 
 # Child processes --------------------------------------------------------------------------
-def child_heard(port: int, folder: str, workdir: str) -> dict[str, float]:
+def child_heard(port: int, folder: str, workdir: str, parse_processes: int = 0) -> dict[str, float]:
     from inbox.cli import main
 
     config = Path(workdir) / "heard.toml"
@@ -114,6 +123,7 @@ name = "support"
 address = "support@example.com"
 batch_size = 200
 mark_seen = false
+parse_processes = {parse_processes}
 
 [channels.imap]
 host = "127.0.0.1"
@@ -130,7 +140,11 @@ folder = "{folder}"
     code = main(["sync", "--quiet", "--config", str(config)])
     elapsed = time.perf_counter() - started
     assert code == 0
-    count = sqlite3.connect(f"{workdir}/heard.db").execute("select count(*) from messages").fetchone()[0]
+    count = (
+        sqlite3.connect(f"{workdir}/heard.db")
+        .execute("select count(*) from messages")
+        .fetchone()[0]
+    )
     return {"count": count, "seconds": elapsed}
 
 
@@ -139,7 +153,9 @@ def child_reference(port: int, folder: str, workdir: str) -> dict[str, float]:
 
     started = time.perf_counter()
     db = sqlite3.connect(f"{workdir}/ref.db")
-    db.execute("create table m (id text primary key, sender text, subject text, body text, raw blob)")
+    db.execute(
+        "create table m (id text primary key, sender text, subject text, body text, raw blob)"
+    )
     client = IMAPClient("127.0.0.1", port=port, ssl=False)
     client.login("support", "secret")
     client.select_folder(folder, readonly=True)
@@ -162,10 +178,23 @@ def child_reference(port: int, folder: str, workdir: str) -> dict[str, float]:
     return {"count": count, "seconds": elapsed}
 
 
-def run_child(kind: str, port: int, folder: str) -> dict[str, float]:
+def run_child(kind: str, port: int, folder: str, parse_processes: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="heard-bench-") as workdir:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", kind, "--port", str(port), "--folder", folder, "--workdir", workdir],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                kind,
+                "--port",
+                str(port),
+                "--folder",
+                folder,
+                "--workdir",
+                workdir,
+                "--parse-processes",
+                str(parse_processes),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -177,16 +206,23 @@ def run_child(kind: str, port: int, folder: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="2000,10000")
     parser.add_argument("--child", choices=["heard", "reference"])
     parser.add_argument("--port", type=int)
     parser.add_argument("--folder")
     parser.add_argument("--workdir")
+    parser.add_argument(
+        "--parse-processes", type=int, default=0, help="heard: email parse_processes"
+    )
     args = parser.parse_args()
     if args.child:
-        fn = child_heard if args.child == "heard" else child_reference
-        result = fn(args.port, args.folder, args.workdir)
+        if args.child == "heard":
+            result = child_heard(args.port, args.folder, args.workdir, args.parse_processes)
+        else:
+            result = child_reference(args.port, args.folder, args.workdir)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
@@ -200,7 +236,7 @@ def main() -> None:
             fill(server, folder, n)
             for kind in ("reference", "heard"):
                 print(f"  running {kind} on {n}", file=sys.stderr)
-                r = run_child(kind, server.port, folder)
+                r = run_child(kind, server.port, folder, args.parse_processes)
                 assert r["count"] == n, f"{kind} stored {r['count']} of {n}"
                 rows.append((n, kind, r["count"] / r["seconds"], r["seconds"], r["peak_rss_mb"]))
     finally:
