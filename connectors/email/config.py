@@ -7,6 +7,7 @@ those before this model sees them, so nothing here reads the environment itself.
 from __future__ import annotations
 
 from datetime import date
+from ssl import CERT_NONE, SSLContext, create_default_context
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,7 +25,17 @@ class _Server(BaseModel):
     username: str | None = None
     password: str | None = Field(None, repr=False)
     verify_certificates: bool = True
+    ca_file: str | None = None  # a private CA's certificate (PEM) to trust besides the system's
     timeout: float = Field(30.0, gt=0)
+
+    def ssl_context(self) -> SSLContext:
+        context = create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        if not self.verify_certificates:
+            context.check_hostname = False
+            context.verify_mode = CERT_NONE
+        return context
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> _Server:

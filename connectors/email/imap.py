@@ -70,11 +70,8 @@ class ImapSession:
         if self.client is not None:
             return self.client
         s = self.settings
-        context = ssl.create_default_context()
-        if not s.verify_certificates:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         with mapped_errors("connect"):
+            context = s.ssl_context()
             client = IMAPClient(
                 s.host, port=s.effective_port, ssl=s.ssl, ssl_context=context, timeout=s.timeout
             )

@@ -6,7 +6,6 @@ a RecipientError so agents see "this address does not work" rather than a generi
 
 from __future__ import annotations
 
-import ssl
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -19,11 +18,8 @@ async def send(
     settings: SmtpSettings, msg: EmailMessage, *, sender: str, recipients: list[str]
 ) -> str:
     """Hand the message to the SMTP server; returns the server's reply text."""
-    context = ssl.create_default_context()
-    if not settings.verify_certificates:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     try:
+        context = settings.ssl_context()
         _, reply = await aiosmtplib.send(
             msg,
             sender=sender,

@@ -30,7 +30,9 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -57,7 +59,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {ssl_port}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -94,6 +98,7 @@ class Dovecot:
 
     root: Path
     port: int
+    ssl_port: int = 0
     users: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
@@ -101,7 +106,12 @@ class Dovecot:
     @classmethod
     def start(cls, users: dict[str, str] | None = None) -> Dovecot:
         root = Path(tempfile.mkdtemp(prefix="heard-dovecot-", dir="/tmp"))
-        server = cls(root=root, port=free_port(), users=dict(users or {"support": "secret"}))
+        server = cls(
+            root=root,
+            port=free_port(),
+            ssl_port=free_port(),
+            users=dict(users or {"support": "secret"}),
+        )
         try:
             server._launch()
         except BaseException:
@@ -121,10 +131,14 @@ class Dovecot:
         (self.root / "passwd").write_text(
             "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items())
         )
+        tls = Path(__file__).parent / "tls"
+        for name in ("cert.pem", "key.pem"):
+            shutil.copy(tls / name, self.root / name)
         (self.root / "dovecot.conf").write_text(
             CONFIG.format(
                 root=self.root,
                 port=self.port,
+                ssl_port=self.ssl_port,
                 user=who.pw_name,
                 group=_group_name(who.pw_gid),
                 uid=who.pw_uid,

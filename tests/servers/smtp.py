@@ -6,11 +6,13 @@ It can refuse recipients (550) or defer them (451) to prove how sends fail.
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -52,12 +54,29 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+TLS_DIR = Path(__file__).parent / "tls"
+CERT = TLS_DIR / "cert.pem"
+
+
+def server_tls() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(CERT, TLS_DIR / "key.pem")
+    return context
+
+
 class SmtpCapture:
-    def __init__(self) -> None:
+    """`tls`: "none", "starttls" (required before MAIL) or "implicit" (SMTPS)."""
+
+    def __init__(self, tls: str = "none") -> None:
         self.handler = _Handler()
         self.port = free_port()
         self.host = "127.0.0.1"
-        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        options: dict[str, Any] = {}
+        if tls == "starttls":
+            options = {"tls_context": server_tls(), "require_starttls": True}
+        elif tls == "implicit":
+            options = {"ssl_context": server_tls()}
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port, **options)
 
     def start(self) -> SmtpCapture:
         self._controller.start()
