@@ -74,6 +74,8 @@ class EmailConfig(ChannelConfig):
     max_attachment_size: int | None = Field(None, ge=0)
     since: date | None = None
     batch_size: int = Field(100, ge=1, le=5000)
+    # A batch is also cut at this many bytes, so big attachments cannot take all memory.
+    batch_bytes: int = Field(64 * 1024 * 1024, ge=1)
     idle: bool = True
     read_ahead: bool = True
     # Worker processes that parse big batches (≥ 64 mails) while the store saves the previous

@@ -36,6 +36,16 @@ IDLE_BACKOFF_MAX = 300.0
 Progress = Callable[[int, int], None]
 
 
+def within_budget(uids: list[int], sizes: dict[int, int], budget: int) -> list[int]:
+    """The longest prefix of `uids` whose messages fit in `budget` bytes (at least one)."""
+    total = 0
+    for index, uid in enumerate(uids):
+        total += sizes.get(uid, 0)
+        if total > budget and index > 0:
+            return uids[:index]
+    return uids
+
+
 class EmailConnector(Connector):
     kind = "email"
     config_model = EmailConfig
@@ -106,7 +116,10 @@ class EmailConnector(Connector):
         state = state.for_folder(session.select())
         assert state.uidvalidity is not None
         queued = self._queued(session, state)
-        take, rest = queued[:limit], queued[limit:]
+        take = within_budget(
+            queued[:limit], session.sizes(queued[:limit]), self.settings.batch_bytes
+        )
+        rest = queued[len(take) :]
         fetched = session.fetch(take)
         messages = self._parser.normalize_all(fetched)
         if self.settings.mark_seen:

@@ -124,6 +124,14 @@ class ImapSession:
             )
         return out
 
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        """RFC822.SIZE of each message, so a batch can be cut to a memory budget first."""
+        if not uids:
+            return {}
+        with mapped_errors("FETCH RFC822.SIZE"):
+            data = self._client().fetch(list(uids), ["RFC822.SIZE"])
+        return {uid: int(item.get(b"RFC822.SIZE", 0)) for uid, item in data.items()}
+
     def mark_seen(self, uids: Sequence[int]) -> None:
         if uids:
             with mapped_errors("STORE \\Seen"):

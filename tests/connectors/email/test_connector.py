@@ -126,6 +126,21 @@ async def test_a_fetch_repeated_from_an_older_cursor_skips_nothing(mailbox: Mail
         assert subjects == [f"r{i}" for i in range(7)]
 
 
+async def test_batches_are_cut_to_the_byte_budget(mailbox: Mailbox) -> None:
+    mailbox.deliver(*(mail(subject=f"big{i}", text="y" * 30_000) for i in range(5)))
+    mailbox.deliver(mail(subject="huge", text="z" * 200_000))
+    async with connector(mailbox, batch_bytes=70_000) as email:
+        sizes, cursor = [], None
+        while True:
+            batch = await email.fetch(cursor, 100)
+            sizes.append([m.subject for m in batch.messages])
+            cursor = batch.next_cursor
+            if not batch.more:
+                break
+    # Two 30 kB mails fit in 70 kB; a mail bigger than the budget still comes, alone.
+    assert sizes == [["big0", "big1"], ["big2", "big3"], ["big4"], ["huge"]]
+
+
 async def test_a_channel_without_imap_fetches_nothing() -> None:
     config = EmailConfig.model_validate({"type": "email", "name": "out", "address": "a@b.example"})
     async with EmailConnector(config) as email:
