@@ -153,6 +153,18 @@ def do_tags(session: Session, conversation: Conversation, agent: CurrentAgent, f
     actions.change_tags(session, conversation, agent.key, add=add, remove=remove)
 
 
+def do_merge(session: Session, conversation: Conversation, agent: CurrentAgent, form: Any) -> None:
+    """Fold this conversation into another of the same customer (the page then follows it)."""
+    try:
+        target_id = int(_text(form, "into"))
+    except ValueError:
+        raise BadInput("choose the conversation to merge into") from None
+    target = session.get(Conversation, target_id, with_for_update=True)
+    if target is None:
+        raise BadInput(f"no conversation {target_id}")
+    actions.merge(session, conversation, target, agent.key)
+
+
 @require_agent
 async def typing(request: web.Request) -> web.StreamResponse:
     """The agent is typing: tell a web chat visitor connected to this process."""
@@ -193,6 +205,7 @@ def setup(app: web.Application) -> None:
         ("status", do_status),
         ("priority", do_priority),
         ("tags", do_tags),
+        ("merge", do_merge),
     ):
         app.router.add_post(f"/inbox/c/{{id}}/{name}", action(work))
     app.router.add_post("/inbox/c/{id}/typing", typing)

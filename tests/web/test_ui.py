@@ -310,3 +310,21 @@ async def test_the_event_stream_sees_what_another_process_stored(
         [stored] = await asyncio.to_thread(store_messages, other, [inbound("elsewhere")])
         changed = await read_event(stream.content, "changed")
         assert stored.conversation_id in changed["ids"]
+
+
+async def test_merging_folds_a_conversation_into_another_of_the_same_customer(ui: UiEnv) -> None:
+    first = ui.seed_webhook("f1", handle="bob", name="Bob", text="first thread")
+    second = ui.seed_webhook("f2", handle="bob", name="Bob", text="second thread", keys=("t2",))
+    stranger = ui.seed_webhook("f3", handle="eve", name="Eve", text="not Bob", keys=("t3",))
+    await ui.login()
+    page = await get(ui, f"/inbox/c/{second}")
+    assert re.search(rf'<select name="into"[^>]*>\s*<option value="{first}"', page)
+    status, body = await ui.post_form(f"/inbox/c/{second}/merge", into=str(stranger))
+    assert status == 400 and "same customer" in body["error"]
+    response = await ui.client.post(
+        f"/inbox/c/{second}/merge", data={"into": str(first), "csrf_token": ui.csrf}
+    )
+    assert response.status == 200 and str(response.url).endswith(f"/inbox/c/{first}")
+    merged = await response.text()
+    assert "first thread" in merged and "second thread" in merged
+    assert second not in row_ids(await get(ui, "/inbox"))
