@@ -161,9 +161,11 @@ class LoginLimiter:
         per_address: int = 20,
         window: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
     ) -> None:
         self.limits = {"login": per_login, "address": per_address}
         self.window = window
+        self.max_keys = max_keys
         self.clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
 
@@ -178,8 +180,16 @@ class LoginLimiter:
 
     def failed(self, login: str, address: str) -> None:
         now = self.clock()
+        if len(self._failures) >= self.max_keys:
+            self._forget_old()
         for key in (("login", login.lower()), ("address", address)):
             self._failures.setdefault(key, deque()).append(now)
+
+    def _forget_old(self) -> None:
+        """Drop expired entries, so guessing random names cannot grow memory without bound."""
+        for key in list(self._failures):
+            if not self._recent(key):
+                del self._failures[key]
 
     def succeeded(self, login: str) -> None:
         self._failures.pop(("login", login.lower()), None)

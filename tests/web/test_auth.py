@@ -158,6 +158,15 @@ def test_login_limiter_forgets_failures_after_the_window() -> None:
     assert limiter.retry_after("ann", "1.2.3.4") == 0
 
 
+def test_login_limiter_memory_stays_bounded_under_name_spraying() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(window=60, clock=lambda: now[0], max_keys=100)
+    for i in range(1000):
+        now[0] = i  # older failures expire as the spray goes on
+        limiter.failed(f"name-{i}", f"10.0.{i // 250}.{i % 250}")
+    assert len(limiter._failures) <= 100 + 2 * 60 + 2
+
+
 async def test_json_login_for_scripts_returns_the_csrf_token(api: ApiEnv) -> None:
     response = await api.client.post(
         "/login", json={"username": "ann@example.com", "password": PASSWORD}
