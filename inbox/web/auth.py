@@ -432,7 +432,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             next_path=next_path,
         )
     limiter = request.app[LIMITER_KEY]
-    address = request.remote or "unknown"
+    address = client_address(request)
     wait = limiter.retry_after(username, address)
     if wait > 0:
         return _login_failure(
@@ -489,6 +489,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     response.del_cookie(PRE_SESSION_COOKIE, path="/")
     state.new_pre_session = False
     return response
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address; behind a reverse proxy on this host, the one the proxy saw.
+
+    Only a loopback peer is trusted to say who it forwards for (its rightmost X-Forwarded-For
+    entry is the one it added itself), so a remote client cannot pick its own address, and all
+    users behind a local proxy do not share one failed-login budget.
+    """
+    peer = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and peer in ("127.0.0.1", "::1"):
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            return hops[-1][:64]
+    return peer
 
 
 async def _login_fields(request: web.Request, as_json: bool) -> tuple[str, str, str, str] | None:

@@ -145,6 +145,26 @@ async def test_failed_logins_are_rate_limited_even_for_the_right_password(api: A
     assert (await sign_in(api.client, username="bob")).status == 303
 
 
+async def test_behind_a_local_proxy_each_client_has_its_own_failure_budget(
+    api: ApiEnv,
+) -> None:
+    token = await login_form(api.client)
+
+    async def attempt(client_ip: str, username: str) -> int:
+        response = await api.client.post(
+            "/login",
+            data={"username": username, "password": "wrong-wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": f"203.0.113.9, {client_ip}"},
+            allow_redirects=False,
+        )
+        return response.status
+
+    for i in range(20):
+        assert await attempt("198.51.100.1", f"nobody-{i}") == 401
+    assert await attempt("198.51.100.1", "someone-else") == 429  # that client's budget is spent
+    assert await attempt("198.51.100.2", "someone-else") == 401  # another client's is not
+
+
 def test_login_limiter_forgets_failures_after_the_window() -> None:
     now = [0.0]
     limiter = LoginLimiter(per_login=2, per_address=3, window=60, clock=lambda: now[0])
