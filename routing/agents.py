@@ -32,6 +32,8 @@ def sync_agents(session: Session, ruleset: RuleSet) -> list[str]:
             agent.email = definition.email
         agent.capacity = definition.capacity
         agent.languages = list(definition.languages)
+        if definition.role is not None:
+            agent.role = definition.role
     session.flush()
     return created
 

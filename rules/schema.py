@@ -101,6 +101,8 @@ class AgentDef(Model):
     capacity: int = Field(20, ge=0)
     languages: StrList = []
     skills: StrList = []
+    # Admins may see rules and everyone's load; unset leaves a role given by `heard agents`.
+    role: Literal["agent", "admin"] | None = None
 
 
 class Team(Model):

@@ -12,8 +12,10 @@ import sys
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from inbox import accounts
+from inbox.app import Heard
 from inbox.cli.common import add_config, load_heard
 from inbox.errors import BadInput
 from inbox.models import Agent, Conversation
@@ -65,10 +67,18 @@ def add_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def sync_config_agents(heard: Heard, session: Session) -> None:
+    """Agents written in the config (`[agents.<key>]`) exist before anyone sets a password."""
+    from inbox.rulebook import rules_for
+
+    rules_for(heard, session)
+
+
 def list_agents(args: argparse.Namespace) -> int:
     heard = load_heard(args)
     try:
-        with heard.sessions() as session:
+        with heard.sessions() as session, session.begin():
+            sync_config_agents(heard, session)
             load = dict(
                 session.execute(  # type: ignore[arg-type]
                     select(Conversation.assignee, func.count())
@@ -94,6 +104,7 @@ def set_password(args: argparse.Namespace) -> int:
     heard = load_heard(args)
     try:
         with heard.sessions() as session, session.begin():
+            sync_config_agents(heard, session)
             accounts.set_password(session, args.key, password)
     finally:
         heard.dispose()

@@ -366,3 +366,24 @@ def test_cli_agents_tokens_and_contacts(
     assert code == 2 and "no customer" in err
     code, _, err = run_cli("contacts", "link", "email:ann@example.com", "bad", "--config", config)
     assert code == 2 and "CHANNEL:HANDLE" in err
+
+
+def test_config_agents_and_admins_get_passwords_from_the_cli(
+    make_heard: MakeHeard, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, cheap_kdf: None
+) -> None:
+    import io
+
+    heard = make_heard(
+        '[agents.lea]\nname = "Lea Admin"\nrole = "admin"\n\n[agents.max]\nname = "Max"\n',
+        queue=False,
+    )
+    config = str(heard.settings.path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("lea's password\n"))
+    code, _, err = run_cli("agents", "passwd", "lea", "--password-stdin", "--config", config)
+    assert code == 0, err
+    code, out, _ = run_cli("agents", "list", "--config", config)
+    assert re.search(r"^lea\s+admin\s+0\s+20\s+set\s+Lea Admin$", out, re.M), out
+    assert re.search(r"^max\s+agent\s+0\s+20\s+none\s+Max$", out, re.M), out
+    with heard.sessions() as session, session.begin():
+        lea = accounts.authenticate(session, "lea", "lea's password")
+        assert lea is not None and lea.role == "admin"
