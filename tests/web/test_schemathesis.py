@@ -32,6 +32,8 @@ from tests.inbox.helpers import inbound
 
 MAX_EXAMPLES = 20
 
+pytestmark = pytest.mark.slow
+
 
 class LiveServer:
     """The app on a free loopback port, served from its own thread and event loop."""
