@@ -10,7 +10,7 @@ from typing import Any
 from inbox.cli.common import add_config, load_heard
 from inbox.errors import ConfigError, Problem
 from inbox.runner import ROLES, Runner
-from inbox.startup import prepare
+from inbox.startup import first_run, prepare
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,18 @@ def run(args: argparse.Namespace) -> int:
         )
         roles = set(ROLES)
     prepare(heard)
+    if "web" in roles:
+        password = first_run(heard)
+        if password:
+            settings = heard.settings.web
+            print(
+                "\nFirst start: created the admin account.\n"
+                f"  sign in at  http://{settings.host}:{settings.port}/login\n"
+                f"  user        admin\n"
+                f"  password    {password}\n"
+                "This password is shown once; change it with `heard agents passwd admin`.\n",
+                flush=True,
+            )
     try:
         asyncio.run(Runner(heard, roles).run())
     finally:
