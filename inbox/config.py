@@ -98,10 +98,19 @@ class Settings(Section):
         return [self.base_dir / f for f in self.rules.files]
 
 
-def resolve_secrets(value: Any, key: tuple[str | int, ...], src: TomlSource) -> Any:
-    """Replace `{ env = "NAME" }` / `{ file = "PATH" }` with the secret, collecting problems."""
+def resolve_secrets(
+    value: Any, key: tuple[str | int, ...], src: TomlSource, *, missing_ok: bool = False
+) -> Any:
+    """Replace `{ env = "NAME" }` / `{ file = "PATH" }` with the secret, collecting problems.
+
+    With `missing_ok` (a disabled channel) an unset variable reads as a placeholder naming it,
+    so an example config can show every channel before its credentials exist; a disabled
+    channel is never opened, so the placeholder is never sent anywhere.
+    """
     if isinstance(value, dict):
         if set(value) == {"env"} and isinstance(value["env"], str):
+            if value["env"] not in os.environ and missing_ok:
+                return f"unset-{value['env']}"
             if value["env"] not in os.environ:
                 raise ConfigError(
                     [src.problem(key, f"environment variable {value['env']} is not set")]
@@ -116,7 +125,7 @@ def resolve_secrets(value: Any, key: tuple[str | int, ...], src: TomlSource) -> 
         problems: list[Problem] = []
         for k, v in value.items():
             try:
-                out[k] = resolve_secrets(v, (*key, k), src)
+                out[k] = resolve_secrets(v, (*key, k), src, missing_ok=missing_ok)
             except ConfigError as exc:
                 problems.extend(exc.problems)
         if problems:
@@ -126,7 +135,7 @@ def resolve_secrets(value: Any, key: tuple[str | int, ...], src: TomlSource) -> 
         items, problems = [], []
         for i, v in enumerate(value):
             try:
-                items.append(resolve_secrets(v, (*key, i), src))
+                items.append(resolve_secrets(v, (*key, i), src, missing_ok=missing_ok))
             except ConfigError as exc:
                 problems.extend(exc.problems)
         if problems:
@@ -176,13 +185,18 @@ def _channel(raw: Any, index: int, src: TomlSource) -> ChannelConfig:
 
 def settings_from_source(src: TomlSource) -> Settings:
     problems: list[Problem] = []
+    data = dict(src.data)
+    raw_channels = data.pop("channels", []) or []
     try:
-        data = resolve_secrets(src.data, (), src)
+        data = resolve_secrets(data, (), src)
     except ConfigError as exc:
-        raise ConfigError(exc.problems) from None
+        problems.extend(exc.problems)
+        data = {}
     channels: list[ChannelConfig] = []
-    for index, raw in enumerate(data.pop("channels", []) or []):
+    for index, raw in enumerate(raw_channels if isinstance(raw_channels, list) else []):
+        disabled = isinstance(raw, dict) and raw.get("enabled") is False
         try:
+            raw = resolve_secrets(raw, ("channels", index), src, missing_ok=disabled)
             channels.append(_channel(raw, index, src))
         except ConfigError as exc:
             problems.extend(exc.problems)

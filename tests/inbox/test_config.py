@@ -137,3 +137,13 @@ def test_cli_reports_a_missing_config_file(tmp_path: Path, run_cli) -> None:  # 
     code, _, err = run_cli("conversations", "list", "--config", str(tmp_path / "nope.toml"))
     assert code == 2
     assert "file not found" in err
+
+
+def test_a_disabled_channel_may_name_secrets_not_yet_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LATER_SECRET", raising=False)
+    channel = '[[channels]]\ntype = "webhook"\nname = "forms"\nsecret = { env = "LATER_SECRET" }\n'
+    settings = settings_from_text(channel + "enabled = false\n", "heard.toml")
+    assert settings.channel("forms").enabled is False
+    assert problems(channel) == [
+        "heard.toml:4: channels[0].secret: environment variable LATER_SECRET is not set"
+    ]
