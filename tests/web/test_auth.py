@@ -19,15 +19,10 @@ from yarl import URL
 from inbox import accounts
 from inbox.app import Heard
 from inbox.web.app import make_app
-from inbox.web.auth import (
-    PRE_SESSION_COOKIE,
-    SESSION_COOKIE,
-    LoginLimiter,
-    Signer,
-    current_agent,
-    require_agent,
-)
+from inbox.web.auth import PRE_SESSION_COOKIE, SESSION_COOKIE, current_agent, require_agent
 from inbox.web.bootstrap import ensure_admin
+from inbox.web.login_limit import LoginLimiter
+from inbox.web.signing import Signer, data_dir, secret_key
 from tests.conftest import MakeHeard, RunCli
 from tests.web.api_env import PASSWORD, ApiEnv, api, cheap_kdf, receiver  # noqa: F401
 
@@ -291,8 +286,6 @@ async def test_pages_send_the_anonymous_to_the_login_form(make_heard: MakeHeard)
 def test_generated_secret_key_is_made_once_private_and_reused(
     make_heard: MakeHeard, tmp_path: Path
 ) -> None:
-    from inbox.web.auth import data_dir, secret_key
-
     heard = make_heard(queue=False)
     first = secret_key(heard)
     path = data_dir(heard) / "secret_key"
