@@ -23,7 +23,9 @@ def connector_class(kind: str) -> type[Connector]:
     try:
         target = KINDS[kind]
     except KeyError:
-        raise KeyError(f"unknown channel type {kind!r}; known: {', '.join(sorted(KINDS))}") from None
+        raise KeyError(
+            f"unknown channel type {kind!r}; known: {', '.join(sorted(KINDS))}"
+        ) from None
     module_name, _, class_name = target.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
