@@ -477,3 +477,13 @@ async def test_only_admins_see_the_rules_with_their_file_and_line(
     assert rule["name"] == "Refunds" and rule["then"]["priority"] == "high"
     assert rule["origin"].endswith("rules.toml:4")
     assert body["slas"]["email"]
+
+
+async def test_search_by_reference_finds_exactly_that_conversation(api: ApiEnv) -> None:
+    first = api.seed("a", handle="c-a")
+    api.seed("b", handle="c-b")
+    _, body = await api.call("GET", CID.format(first))
+    reference = body["reference"]
+    assert await ids(api, q=reference) == [first]
+    assert await ids(api, q=reference.lower()) == [first]
+    assert await ids(api, q="R-999999") == []
