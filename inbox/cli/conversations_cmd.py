@@ -14,8 +14,8 @@ from inbox.cli.common import add_config, load_heard
 from inbox.errors import BadInput
 from inbox.models import Conversation, Outbound
 from inbox.outbox import flush_enqueues
+from inbox.queries import conversation_json
 from inbox.queue import start_queue, stop_queue
-from inbox.render import conversation_json, conversation_summary
 
 
 def register(commands: Any) -> None:
@@ -83,7 +83,7 @@ def show_conversation(args: argparse.Namespace) -> int:
     heard = load_heard(args)
     with heard.sessions() as session:
         conversation = find(session, args.id)
-        data = conversation_json(session, conversation, events=True)
+        data = conversation_json(session, conversation)
     heard.dispose()
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -132,3 +132,12 @@ def reply(args: argparse.Namespace) -> int:
         heard.dispose()
     print(f"reply {outbound_id}: {status}{' (' + error + ')' if error else ''}")
     return 0 if status in ("sent", "pending") else 1
+
+
+def conversation_summary(conversation: Conversation) -> str:
+    owner = conversation.assignee or conversation.team or "unassigned"
+    subject = conversation.subject or conversation.preview or ""
+    return (
+        f"{conversation.reference:<9} {conversation.status:<8} {conversation.channel:<8} "
+        f"{owner:<14} {subject[:60]}"
+    )
