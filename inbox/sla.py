@@ -42,6 +42,7 @@ class TickReport:
     updates: int = 0
     escalated: int = 0
     assigned_from_queue: int = 0
+    woken: int = 0
 
 
 def sla_tick(heard: Heard, session: Session, now: datetime) -> TickReport:
@@ -49,6 +50,8 @@ def sla_tick(heard: Heard, session: Session, now: datetime) -> TickReport:
     report = TickReport()
     for conversation in _to_pause(session):
         report.paused += pause(session, conversation, now)
+    report.woken = wake_snoozed(session, now)
+    session.flush()
     for conversation in _to_resume(session):
         report.resumed += resume(session, ruleset, conversation, now)
     session.flush()  # resumed due times are what the next query must see
@@ -64,6 +67,27 @@ def sla_tick(heard: Heard, session: Session, now: datetime) -> TickReport:
             report.updates += send_update(heard, session, ruleset, conversation, due, now)
     report.assigned_from_queue = assign_waiting(session, ruleset, now)
     return report
+
+
+def wake_snoozed(session: Session, now: datetime) -> int:
+    """A snoozed conversation comes back to the queue when its time is up (its clock resumes)."""
+    due = session.scalars(
+        select(Conversation)
+        .where(Conversation.status == "snoozed", Conversation.snoozed_until <= now)
+        .order_by(Conversation.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for conversation in due:
+        conversation.status, conversation.snoozed_until = "open", None
+        session.add(
+            Event(
+                conversation_id=conversation.id,
+                type="status_changed",
+                actor="system",
+                data={"from": "snoozed", "to": "open", "why": "snooze ended"},
+            )
+        )
+    return len(due)
 
 
 def _to_pause(session: Session) -> list[Conversation]:

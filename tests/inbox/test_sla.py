@@ -166,3 +166,25 @@ def test_warning_counts_business_time_across_the_night(
     # The update names the due time pushed on by warn_before (30m) of office time.
     expected = datetime.fromisoformat(event.data["new_expected"])
     assert expected == datetime(2026, 11, 25, 9, 50, tzinfo=berlin)
+
+
+def test_a_snoozed_conversation_returns_when_its_time_is_up(
+    make_heard: MakeHeard, store_url: str
+) -> None:
+    heard, cid, conv = chat_conversation(make_heard, store_url)
+    assert conv.first_response_due is not None
+    start = conv.first_response_due - timedelta(minutes=4)
+    with heard.sessions() as session, session.begin():
+        row = session.get(Conversation, cid)
+        assert row is not None
+        row.status, row.snoozed_until = "snoozed", start + timedelta(hours=1)
+    assert tick(heard, start).woken == 0
+    assert conversation(heard, cid).status == "snoozed"
+    report = tick(heard, start + timedelta(hours=1, seconds=1))
+    assert report.woken == 1
+    after = conversation(heard, cid)
+    assert (after.status, after.snoozed_until) == ("open", None)
+    (event,) = [
+        e for e in events(heard, cid, "status_changed") if e.data.get("why") == "snooze ended"
+    ]
+    assert event.data["from"] == "snoozed"
