@@ -25,6 +25,7 @@ from connectors.email.imap import ImapSession
 from connectors.email.mime import MailContext
 from connectors.email.parsing import Parser
 from connectors.email.smtp import send as smtp_send
+from connectors.sendlog import SendLog
 from inbox.errors import ChannelError, PermanentError
 from inbox.types import Batch, Delivery, OutboundMessage
 
@@ -71,6 +72,7 @@ class EmailConnector(Connector):
         self._sent_lock = threading.Lock()
         self._queue: tuple[int, int, list[int]] = (0, 0, [])
         self._idle_backoff = 1.0
+        self._sent_log = SendLog()
         self._parser = Parser(self.context, self.settings.parse_processes)
         self._ahead: tuple[tuple[str | None, int], asyncio.Future[Batch]] | None = None
 
@@ -83,7 +85,7 @@ class EmailConnector(Connector):
         dropped; nothing is lost, because only the cursor saved with the messages counts.
         """
         if self.settings.imap is None:
-            return Batch((), cursor)
+            return Batch([], cursor)
         limit = max(1, min(limit, self.settings.batch_size))
         ahead, self._ahead = self._ahead, None
         batch: Batch | None = None
@@ -129,7 +131,7 @@ class EmailConnector(Connector):
         if self.progress is not None:
             self.progress(len(messages), len(rest))
         next_cursor = cursors.ImapCursor(state.uidvalidity, last_uid).dump()
-        return Batch(tuple(messages), next_cursor, more=bool(rest))
+        return Batch(messages, next_cursor, more=bool(rest))
 
     def _queued(self, session: ImapSession, state: cursors.ImapCursor) -> list[int]:
         """UIDs still to read: what the last SEARCH left, else a new SEARCH (one per backlog)."""
@@ -184,21 +186,27 @@ class EmailConnector(Connector):
 
     # Sending -------------------------------------------------------------------------------
     async def send(self, outbound: OutboundMessage) -> Delivery:
+        """Send once per idempotency key in this process; across a crash the Message-ID (derived
+        from the key) stays the same, so the customer's client shows a resent mail only once."""
         smtp = self.settings.smtp
         if smtp is None:
             raise PermanentError(f"channel {self.name} has no [smtp] settings; cannot send mail")
-        msg, message_id = compose(
-            outbound, address=self.settings.address, display_name=self.settings.display_name
-        )
-        reply = await smtp_send(
-            smtp, msg, sender=self.settings.address, recipients=[outbound.recipient]
-        )
+        async with self._sent_log.hold(outbound.idempotency_key) as record:
+            if record.delivery is not None:
+                return record.delivery
+            msg, message_id = compose(
+                outbound, address=self.settings.address, display_name=self.settings.display_name
+            )
+            reply = await smtp_send(
+                smtp, msg, sender=self.settings.address, recipients=[outbound.recipient]
+            )
+            record.delivery = Delivery(external_id=message_id, extras={"smtp_reply": reply[:300]})
         if self.settings.sent_folder and self.settings.imap is not None:
             try:
                 await asyncio.to_thread(self._append_sent, msg.as_bytes())
             except ChannelError as exc:  # the mail went out; a missing copy must not resend it
                 log.warning("could not copy sent mail to %s: %s", self.settings.sent_folder, exc)
-        return Delivery(external_id=message_id, extras={"smtp_reply": reply[:300]})
+        return record.delivery
 
     def _append_sent(self, raw: bytes) -> None:
         assert self.settings.imap is not None and self.settings.sent_folder is not None

@@ -84,7 +84,7 @@ def unparseable(
         raw=raw,
         sender_kind=SenderKind.AUTO_REPLY,
         no_auto_reply_reason=f"unparseable mail ({why})",
-        flags=("unparseable",),
+        flags=("unparseable", "malformed"),
     )
 
 

@@ -6,12 +6,30 @@ a RecipientError so agents see "this address does not work" rather than a generi
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from connectors.email.config import SmtpSettings
-from inbox.errors import AuthError, PermanentError, RecipientError, TransientError
+from inbox.errors import AuthError, PermanentError, RateLimitError, RecipientError, TransientError
+
+DEFAULT_RATE_WAIT = 60.0
+# RFC 3463 §3.8: X.7.X is "security or policy", where providers put sending limits; others
+# only say so in words ("rate limit", "too many messages").
+_RATE = re.compile(r"\b4\.7\.\d+\b|rate|too many|throttl|slow down", re.I)
+_SECONDS = re.compile(r"(\d+)\s*(s|sec|secs|second|seconds|min|mins|minute|minutes)\b", re.I)
+
+
+def rate_limit_delay(code: int, text: str) -> float | None:
+    """Seconds to wait when a 4xx reply is a sending limit, else None (a plain retry)."""
+    if not 400 <= code < 500 or not _RATE.search(text or ""):
+        return None
+    match = _SECONDS.search(text)
+    if match is None:
+        return DEFAULT_RATE_WAIT
+    value = float(match.group(1))
+    return value * 60 if match.group(2).lower().startswith("m") else value
 
 
 async def send(
@@ -45,6 +63,9 @@ async def send(
         message = f"SMTP server answered {exc.code} {exc.message}"
         if 500 <= exc.code < 600:
             raise PermanentError(message) from exc
+        wait = rate_limit_delay(exc.code, exc.message)
+        if wait is not None:
+            raise RateLimitError(message, wait) from exc
         raise TransientError(message) from exc
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         raise TransientError(f"SMTP connection failed: {exc!r}") from exc

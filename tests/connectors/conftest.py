@@ -17,14 +17,23 @@ from connectors.base import Connector
 from connectors.telegram.connector import TelegramConnector
 from connectors.x.connector import XConnector
 from inbox.types import MessageKind, OutboundMessage
+from tests.connectors.email.fixtures import dovecot, email_harness, mailbox, smtp, smtp_server
 from tests.connectors.telegram.conftest import fake_telegram, telegram_config
 from tests.connectors.x.conftest import fake_x, x_config
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.x_api import FakeX
 
-__all__ = ["fake_telegram", "fake_x"]  # fixtures shared with the channel folders
+__all__ = [  # fixtures shared with the channel folders
+    "dovecot",
+    "email_harness",
+    "fake_telegram",
+    "fake_x",
+    "mailbox",
+    "smtp",
+    "smtp_server",
+]
 
-CONTRACT_CHANNELS = ["telegram", "x"]
+CONTRACT_CHANNELS = ["telegram", "x", "email"]
 
 
 @dataclass

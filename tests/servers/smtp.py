@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers.dovecot import free_port
 
@@ -38,6 +38,19 @@ class Captured:
 class _Handler:
     captured: list[Captured] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
+    fail_next: list[str] = field(default_factory=list)  # replies to the next DATA commands
+    credentials: dict[str, str] = field(default_factory=dict)
+    revoked: bool = False
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            not self.revoked
+            and isinstance(data, LoginPassword)
+            and self.credentials.get(data.login.decode()) == data.password.decode()
+        )
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -48,6 +61,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.fail_next:
+            return self.fail_next.pop(0)
         content = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else content.encode()
         self.captured.append(Captured(str(envelope.mail_from), list(envelope.rcpt_tos), data))
@@ -67,8 +82,8 @@ def server_tls() -> ssl.SSLContext:
 class SmtpCapture:
     """`tls`: "none", "starttls" (required before MAIL) or "implicit" (SMTPS)."""
 
-    def __init__(self, tls: str = "none") -> None:
-        self.handler = _Handler()
+    def __init__(self, tls: str = "none", credentials: dict[str, str] | None = None) -> None:
+        self.handler = _Handler(credentials=dict(credentials or {}))
         self.port = free_port()
         self.host = "127.0.0.1"
         options: dict[str, Any] = {}
@@ -76,6 +91,9 @@ class SmtpCapture:
             options = {"tls_context": server_tls(), "require_starttls": True}
         elif tls == "implicit":
             options = {"ssl_context": server_tls()}
+        if credentials:
+            # AUTH only after TLS, as real servers insist (aiosmtpd's default).
+            options |= {"authenticator": self.handler.authenticate, "auth_required": True}
         self._controller = Controller(self.handler, hostname=self.host, port=self.port, **options)
 
     def start(self) -> SmtpCapture:
@@ -94,6 +112,8 @@ class SmtpCapture:
 
     def clear(self) -> None:
         self.handler.captured.clear()
+        self.handler.fail_next.clear()
+        self.handler.revoked = False
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Captured]:
         """The captured messages once there are `count`; fails after `timeout` seconds."""

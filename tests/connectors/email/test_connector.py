@@ -11,7 +11,7 @@ import pytest
 from connectors.email.config import EmailConfig
 from connectors.email.connector import EmailConnector
 from inbox.errors import TransientError
-from tests.connectors.email.conftest import Mailbox
+from tests.connectors.email.fixtures import Mailbox
 from tests.connectors.email.mails import mail
 from tests.servers.tcp_cut import CuttingProxy
 
@@ -42,7 +42,7 @@ def connector(mailbox: Mailbox, port: int | None = None, **extra: object) -> Ema
 async def test_idle_wakes_up_when_mail_arrives(mailbox: Mailbox) -> None:
     async with connector(mailbox) as email:
         first = await email.fetch(None, 10)
-        assert first.messages == () and first.next_cursor is not None
+        assert first.messages == [] and first.next_cursor is not None
         timer = threading.Timer(0.5, mailbox.deliver, args=(mail(subject="wake up"),))
         timer.start()
         started = time.monotonic()
@@ -65,7 +65,7 @@ async def test_a_cancelled_wait_returns_promptly(mailbox: Mailbox) -> None:
             await task
         # The IDLE thread notices within its one-second check and frees the connection.
         batch = await asyncio.wait_for(email.fetch(None, 10), 5)
-        assert batch.messages == ()
+        assert batch.messages == []
         assert time.monotonic() - started < 5
 
 
@@ -145,4 +145,4 @@ async def test_a_channel_without_imap_fetches_nothing() -> None:
     config = EmailConfig.model_validate({"type": "email", "name": "out", "address": "a@b.example"})
     async with EmailConnector(config) as email:
         batch = await email.fetch("c", 10)
-        assert batch.messages == () and batch.next_cursor == "c" and not batch.more
+        assert batch.messages == [] and batch.next_cursor == "c" and not batch.more

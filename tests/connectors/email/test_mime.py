@@ -272,6 +272,6 @@ def test_bounce_with_pasted_headers_names_the_original() -> None:
 )
 def test_unreadable_input_becomes_a_flagged_message(raw: bytes) -> None:
     msg = normalize(raw, CTX)
-    assert msg.flags == ("unparseable",) and msg.raw == raw
+    assert msg.flags == ("unparseable", "malformed") and msg.raw == raw
     assert msg.text == UNREADABLE_TEXT and not msg.wants_auto_reply
     assert normalize(raw, CTX).external_id == msg.external_id

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.process import HeardProcess, free_port
-from tests.connectors.email.conftest import Mailbox, email_toml
+from tests.connectors.email.fixtures import Mailbox, email_toml
 from tests.connectors.email.mails import mail
 from tests.servers.smtp import SmtpCapture
 

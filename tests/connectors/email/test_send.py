@@ -16,7 +16,8 @@ from inbox.models import Conversation, Event, Message, Outbound
 from inbox.outbox import flush_enqueues, queue_outbound
 from inbox.sync import sync_once
 from inbox.types import MessageKind
-from tests.connectors.email.conftest import ADDRESS, EmailHeard, Mailbox
+from tests.connectors.email.conftest import EmailHeard
+from tests.connectors.email.fixtures import ADDRESS, Mailbox
 from tests.connectors.email.mails import mail, message_id_of
 from tests.servers.smtp import SmtpCapture
 

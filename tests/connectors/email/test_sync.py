@@ -14,7 +14,8 @@ from inbox.ingest import load_cursor
 from inbox.models import Attachment, ChannelCursor, Conversation, Message
 from inbox.sync import sync_once
 from tests.conftest import MakeHeard, RunCli
-from tests.connectors.email.conftest import EmailHeard, Mailbox, email_toml
+from tests.connectors.email.conftest import EmailHeard
+from tests.connectors.email.fixtures import Mailbox, email_toml
 from tests.connectors.email.mails import mail, message_id_of
 from tests.servers.smtp import SmtpCapture
 from tests.servers.tcp_cut import CuttingProxy
@@ -237,7 +238,11 @@ def test_unparseable_mail_is_stored_raw_and_flagged_and_the_sync_goes_on(
     mailbox.deliver(garbage, mail(subject="after the garbage"))
     assert sync_once(heard).stored == {"support": 2}
     bad, good = stored(heard)
-    assert bad.flags == ["unparseable"] and bad.raw == garbage and bad.no_auto_reply_reason
+    assert (
+        bad.flags == ["unparseable", "malformed"]
+        and bad.raw == garbage
+        and bad.no_auto_reply_reason
+    )
     assert good.subject == "after the garbage"
 
 

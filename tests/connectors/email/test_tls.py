@@ -10,7 +10,7 @@ from connectors.email.config import EmailConfig
 from connectors.email.connector import EmailConnector
 from inbox.errors import TransientError
 from inbox.types import MessageKind, OutboundMessage
-from tests.connectors.email.conftest import Mailbox
+from tests.connectors.email.fixtures import Mailbox
 from tests.connectors.email.mails import mail
 from tests.servers.smtp import CERT, SmtpCapture
 
