@@ -157,3 +157,20 @@ def test_the_documented_example_config_is_valid(monkeypatch: pytest.MonkeyPatch)
     assert channel.imap is not None and channel.imap.password == "imap-secret"
     assert channel.smtp is not None and channel.smtp.effective_port == 587
     assert channel.since is not None and channel.aliases == ("help@example.com",)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "wait"),
+    [
+        (451, "4.7.1 Too many messages, try again in 30 seconds", 30.0),
+        (421, "4.7.0 Temporary System Problem. Try again later", 60.0),
+        (450, "4.2.1 The user you are trying to contact is receiving mail at a rate that", 60.0),
+        (452, "Rate limit exceeded, retry in 2 minutes", 120.0),
+        (451, "4.3.0 Mail server temporarily rejected message", None),
+        (550, "5.7.1 rate limited forever", None),  # 5xx is permanent, never a wait
+    ],
+)
+def test_smtp_sending_limits_become_waits(code: int, text: str, wait: float | None) -> None:
+    from connectors.email.smtp import rate_limit_delay
+
+    assert rate_limit_delay(code, text) == wait
