@@ -72,6 +72,7 @@ class EmailConnector(Connector):
         self._sent_lock = threading.Lock()
         self._queue: tuple[int, int, list[int]] = (0, 0, [])
         self._idle_backoff = 1.0
+        self._read_up_to: tuple[int, int] = (0, 0)  # (UIDVALIDITY, last UID) of the last fetch
         self._sent_log = SendLog()
         self._parser = Parser(self.context, self.settings.parse_processes)
         self._ahead: tuple[tuple[str | None, int], asyncio.Future[Batch]] | None = None
@@ -128,6 +129,7 @@ class EmailConnector(Connector):
             session.mark_seen([f.uid for f in fetched])
         last_uid = take[-1] if take else state.last_uid
         self._queue = (state.uidvalidity, last_uid, rest)
+        self._read_up_to = (state.uidvalidity, last_uid)
         if self.progress is not None:
             self.progress(len(messages), len(rest))
         next_cursor = cursors.ImapCursor(state.uidvalidity, last_uid).dump()
@@ -171,7 +173,12 @@ class EmailConnector(Connector):
         with self._inbox_lock:
             try:
                 session = self._inbox_session()
-                session.select()
+                validity = session.select()
+                # IDLE only reports what arrives after it starts: mail that came since the last
+                # fetch must not wait for the next poll.
+                read_validity, read_up_to = self._read_up_to
+                if validity != read_validity or session.uids_after(read_up_to):
+                    return
                 if session.supports_idle():
                     session.idle(timeout, stop.is_set)
                     self._idle_backoff = 1.0

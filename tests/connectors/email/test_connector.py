@@ -54,6 +54,17 @@ async def test_idle_wakes_up_when_mail_arrives(mailbox: Mailbox) -> None:
         assert [m.subject for m in batch.messages] == ["wake up"]
 
 
+async def test_mail_that_came_after_the_last_fetch_ends_the_wait_at_once(mailbox: Mailbox) -> None:
+    async with connector(mailbox) as email:
+        first = await email.fetch(None, 10)
+        mailbox.deliver(mail(subject="slipped in"))  # before the wait (and its IDLE) begins
+        started = time.monotonic()
+        await email.wait_for_news(60)
+        assert time.monotonic() - started < 5
+        batch = await email.fetch(first.next_cursor, 10)
+        assert [m.subject for m in batch.messages] == ["slipped in"]
+
+
 async def test_a_cancelled_wait_returns_promptly(mailbox: Mailbox) -> None:
     async with connector(mailbox) as email:
         await email.fetch(None, 10)
