@@ -502,11 +502,10 @@ def store_messages(heard: Heard, messages: Sequence[InboundMessage]) -> list[Ing
 
 
 def announce(heard: Heard, results: Sequence[IngestResult]) -> None:
-    """After commit: enqueue one route job per touched conversation and tell live views."""
+    """After commit: enqueue routing of the touched conversations and tell live views."""
     conversations = list(dict.fromkeys(r.conversation_id for r in results if r.created))
-    for cid in conversations:
-        if heard.queue is not None:
-            heard.queue.enqueue("route", cid)
+    if conversations and heard.queue is not None:
+        heard.queue.enqueue("route_many", conversations)  # one job for the batch, not one each
     if conversations:
         from inbox import live
 

@@ -27,6 +27,10 @@ QUEUE_NAME = "heard"
 # name -> (task, actor options)
 ACTORS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "route": (tasks.route, {"max_retries": 5, "min_backoff": 500, "time_limit": 120_000}),
+    "route_many": (
+        tasks.route_many,
+        {"max_retries": 5, "min_backoff": 500, "time_limit": 600_000},
+    ),
     "deliver": (tasks.deliver, {"max_retries": 0, "time_limit": 300_000}),
     "sla_tick": (tasks.sla_tick, {"max_retries": 0, "time_limit": 300_000}),
     "sweep": (tasks.sweep, {"max_retries": 0, "time_limit": 300_000}),

@@ -9,10 +9,11 @@ follow-up only collects tags and priority from the rules. Every decision is an E
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from inbox.models import PRIORITIES, Contact, Conversation, ConversationTag, Event, Message, utcnow
@@ -45,6 +46,54 @@ def route_conversation(
     message = _latest_inbound(session, conversation.id)
     if message is None:
         return
+    route_loaded(heard, session, conversation, message, now)
+
+
+def lock_for_routing(
+    session: Session, conversation_ids: Sequence[int], *, wait: bool = False
+) -> list[Conversation]:
+    """Lock a batch of conversations in one statement, in id order.
+
+    Without `wait`, rows another transaction holds are skipped rather than waited for
+    (PostgreSQL `SKIP LOCKED`): a batch that waited for one conversation while holding the
+    others could deadlock with an ingest or another batch. The caller routes the skipped ones
+    on their own. SQLite serializes writers anyway.
+    """
+    ids = sorted(set(conversation_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.id.in_(ids))
+            .order_by(Conversation.id)
+            .with_for_update(skip_locked=not wait)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def latest_inbound(session: Session, conversation_ids: Sequence[int]) -> dict[int, Message]:
+    """The latest inbound message of each conversation, in two statements for the batch."""
+    if not conversation_ids:
+        return {}
+    latest = (
+        select(func.max(Message.id))
+        .where(
+            Message.conversation_id.in_(list(conversation_ids)),
+            Message.direction == Direction.IN.value,
+        )
+        .group_by(Message.conversation_id)
+    )
+    return {
+        m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(latest)))
+    }
+
+
+def route_loaded(
+    heard: Heard, session: Session, conversation: Conversation, message: Message, now: datetime
+) -> None:
+    """Route one conversation already locked by the caller; `message` is its latest inbound."""
     ruleset = rules_for(heard, session)
     if not ruleset.configured:
         _route_unconfigured(session, conversation, now)

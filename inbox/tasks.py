@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUTE_RETRY_AFTER_SECONDS = 60
+ROUTE_BATCH = 50  # conversations per routing transaction: short enough for SQLite's one writer
 
 
 def route(heard: Heard, conversation_id: int) -> None:
@@ -46,6 +47,68 @@ def route(heard: Heard, conversation_id: int) -> None:
                 .values(status="done", done_at=utcnow())
             )
         flush_enqueues(session, heard)
+
+
+def route_many(heard: Heard, conversation_ids: list[int]) -> None:
+    """Route a batch of conversations that have pending route jobs, many per transaction.
+
+    A bulk import announces hundreds of conversations at once; one transaction and one queue
+    message per conversation cost more than routing them. Each conversation is still routed
+    under its own row lock and only while it has a pending route Job, and its jobs are marked
+    done in the same transaction, so a batch delivered twice, or racing another worker, routes
+    every conversation once. Conversations another transaction holds are routed one by one
+    afterwards (waiting for the lock), and a failing batch is retried one conversation at a
+    time so one bad conversation cannot hold back the others.
+    """
+    ids = sorted(set(conversation_ids))
+    failure: Exception | None = None
+    for start in range(0, len(ids), ROUTE_BATCH):
+        chunk = ids[start : start + ROUTE_BATCH]
+        try:
+            left = _route_pending(heard, chunk, wait=False)
+        except Exception as exc:
+            log.warning("routing a batch failed (%s); routing it one by one", exc)
+            left = chunk
+        for conversation_id in left:
+            try:
+                _route_pending(heard, [conversation_id], wait=True)
+            except Exception as exc:
+                log.exception("routing conversation %s failed", conversation_id)
+                failure = failure or exc
+    if failure is not None:
+        raise failure  # the queue retries; conversations routed meanwhile have no pending job
+
+
+def _route_pending(heard: Heard, conversation_ids: list[int], *, wait: bool) -> list[int]:
+    """Route those of `conversation_ids` with pending route jobs; returns the ids skipped
+    because another transaction held them."""
+    from inbox.route import latest_inbound, lock_for_routing, route_loaded
+
+    now = utcnow()
+    with heard.sessions() as session:
+        with session.begin():
+            locked = lock_for_routing(session, conversation_ids, wait=wait)
+            held = {c.id for c in locked}
+            jobs = session.execute(
+                select(Job.id, Job.ref_id).where(
+                    Job.actor == "route", Job.status == "pending", Job.ref_id.in_(list(held))
+                )
+            ).all()
+            pending = {ref_id for _, ref_id in jobs}
+            todo = [c for c in locked if c.id in pending and c.merged_into_id is None]
+            messages = latest_inbound(session, [c.id for c in todo])
+            for conversation in todo:
+                message = messages.get(conversation.id)
+                if message is not None:
+                    route_loaded(heard, session, conversation, message, now)
+            if jobs:
+                session.execute(
+                    update(Job)
+                    .where(Job.id.in_([job_id for job_id, _ in jobs]))
+                    .values(status="done", done_at=utcnow())
+                )
+        flush_enqueues(session, heard)
+    return [cid for cid in conversation_ids if cid not in held]
 
 
 def deliver(heard: Heard, outbound_id: int, now: datetime | None = None) -> str:
@@ -125,6 +188,6 @@ def sweep(heard: Heard) -> dict[str, int]:
     if heard.queue is not None:
         for outbound_id in due:
             heard.queue.enqueue("deliver", outbound_id)
-        for conversation_id in routes:
-            heard.queue.enqueue("route", conversation_id)
+        for start in range(0, len(routes), ROUTE_BATCH):
+            heard.queue.enqueue("route_many", list(routes[start : start + ROUTE_BATCH]))
     return {"stale_sends": recovered, "deliveries": len(due), "routes": len(routes)}

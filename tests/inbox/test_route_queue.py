@@ -99,3 +99,25 @@ def test_unconfigured_heard_acknowledges_nothing(make_heard: MakeHeard) -> None:
     route(heard, cid)
     assert outbound(heard, cid) == []
     assert [e.type for e in events(heard, cid)] == ["conversation_created", "routed"]
+
+
+def test_a_batch_routes_each_conversation_once_even_when_delivered_twice(
+    make_heard: MakeHeard, store_url: str
+) -> None:
+    from inbox.tasks import route_many
+
+    heard = make_heard(TEAM_CONFIG, store_url=store_url, queue=False)
+    ids = [
+        arrive(heard, f"b{i}", f"My parcel number {i} never arrived, please help", handle=f"c{i}")
+        for i in range(3)
+    ]
+    route_many(heard, ids)
+    route_many(heard, [*ids, 999_999])  # again, plus a conversation that does not exist
+    for cid in ids:
+        assert len(events(heard, cid, "rules_defaulted") + events(heard, cid, "rules_matched")) == 1
+        assert [kind for kind, _ in outbound(heard, cid)] == ["ack"]
+        assert conversation(heard, cid).assignee in ("ann", "boris")
+    assert arrive(heard, "b0-again", "Any news on my parcel?", handle="c0") == ids[0]
+    route_many(heard, ids)  # only the conversation with a new message is routed again
+    assert len(events(heard, ids[0], "rules_defaulted")) == 2
+    assert len(events(heard, ids[1], "rules_defaulted")) == 1
