@@ -1,4 +1,4 @@
-"""`heard agents add|list|passwd`: accounts for the people who answer customers.
+"""`heard agents add|list|passwd|away|back`: accounts for the people who answer customers.
 
 Passwords are read from a prompt (twice) or, for scripts, one line of stdin with
 `--password-stdin`; they never appear on the command line, where `ps` and shell history see them.
@@ -22,7 +22,7 @@ from inbox.models import Agent, Conversation
 
 
 def register(commands: Any) -> None:
-    group = commands.add_parser("agents", help="add and list agents, set passwords")
+    group = commands.add_parser("agents", help="add and list agents, set passwords, away/back")
     sub = group.add_subparsers(dest="agents_command", required=True, metavar="ACTION")
     add = sub.add_parser("add", help="create an agent (or admin) account")
     add_config(add)
@@ -41,6 +41,9 @@ def register(commands: Any) -> None:
     passwd.add_argument("key")
     passwd.add_argument("--password-stdin", action="store_true")
     passwd.set_defaults(handler=set_password)
+    from inbox.cli.availability_cmd import add_away_back
+
+    add_away_back(sub)
 
 
 def read_password(from_stdin: bool) -> str:

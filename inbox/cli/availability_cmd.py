@@ -22,6 +22,14 @@ from routing.capacity import open_load
 def register(commands: Any) -> None:
     group = commands.add_parser("availability", help="mark agents away or back")
     sub = group.add_subparsers(dest="availability_command", required=True, metavar="ACTION")
+    add_away_back(sub)
+    ls = sub.add_parser("list", help="agents with availability and load")
+    add_config(ls)
+    ls.set_defaults(handler=list_agents)
+
+
+def add_away_back(sub: Any) -> None:
+    """`away NAME` and `back NAME`, under `heard availability` and under `heard agents`."""
     for name, text in (
         ("away", "stop giving NAME new conversations"),
         ("back", "NAME takes conversations again"),
@@ -30,9 +38,6 @@ def register(commands: Any) -> None:
         add_config(parser)
         parser.add_argument("name", help="agent key, e.g. ann")
         parser.set_defaults(handler=change, away=name == "away")
-    ls = sub.add_parser("list", help="agents with availability and load")
-    add_config(ls)
-    ls.set_defaults(handler=list_agents)
 
 
 def change(args: argparse.Namespace) -> int:

@@ -68,7 +68,7 @@ def test_sticky_yields_when_the_previous_owner_is_away(
     heard = team(make_heard, store_url)
     first = arrive(heard, "a1", PARCEL, handle="jo", keys=("t1",))
     route(heard, first)
-    code, out, _ = run_cli("availability", "away", "ann", "--config", heard.settings.path)
+    code, out, _ = run_cli("agents", "away", "ann", "--config", heard.settings.path)
     assert code == 0 and "ann is away" in out
     again = arrive(
         heard, "a2", "Me again, another question about returns", handle="jo", keys=("t3",)
