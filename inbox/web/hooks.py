@@ -30,7 +30,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/hooks/{kind}/{name}", challenge)
 
 
-def _connector(request: web.Request):  # type: ignore[no-untyped-def]
+def _connector(request: web.Request) -> tuple[Heard, Connector]:
     heard = request.app[HEARD_KEY]
     name = request.match_info["name"]
     kind = request.match_info.get("kind")
