@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.base import Connector
+from inbox.app import Heard
 from inbox.errors import BadInput, ChannelError, SignatureError
 from inbox.ingest import store_messages
 from inbox.types import InboundMessage
