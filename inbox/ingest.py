@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from inbox.attachments import AttachmentStore
 from inbox.models import (
+    NO_DUE,
     ChannelCursor,
     Contact,
     Conversation,
@@ -67,6 +68,9 @@ IDENTITIES = cast(Table, Identity.__table__)
 CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
 THREAD_KEYS = cast(Table, ThreadKey.__table__)
+EVENTS = cast(Table, Event.__table__)
+JOBS = cast(Table, Job.__table__)
+ABSENT = 0  # memo.contacts: the batch's prefetch found no identity for this handle
 
 
 def _insert_ignoring_conflicts(session: Session, table: Table) -> Any:
@@ -99,6 +103,9 @@ class BatchMemo:
     keys: dict[tuple[str, str], int | None] = field(default_factory=dict)
     routed: set[int] = field(default_factory=set)
     prefetched: bool = False
+    # Rows nothing in the batch reads back, written in one executemany each by `write`.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
 
     def prefetch(self, session: Session, msgs: Sequence[InboundMessage]) -> None:
         by_account: dict[str, list[str]] = {}
@@ -114,7 +121,58 @@ class BatchMemo:
                 ).all()
                 for external_id, message_id, conversation_id in rows:
                     self.messages[(account, external_id)] = (message_id, conversation_id)
+        self._prefetch_contacts(session, msgs)
+        self._prefetch_keys(session, msgs)
         self.prefetched = True
+
+    def _prefetch_contacts(self, session: Session, msgs: Sequence[InboundMessage]) -> None:
+        """The contact of every sender in the batch that has one and was never merged away."""
+        by_channel: dict[str, list[str]] = {}
+        for m in msgs:
+            by_channel.setdefault(m.channel, []).append(m.sender.handle)
+        for channel, handles in by_channel.items():
+            handles = list(dict.fromkeys(handles))
+            for start in range(0, len(handles), 500):
+                part = handles[start : start + 500]
+                rows = session.execute(
+                    select(Identity.handle, Identity.contact_id, Contact.merged_into_id)
+                    .join(Contact, Contact.id == Identity.contact_id)
+                    .where(Identity.channel == channel, Identity.handle.in_(part))
+                ).all()
+                found = {handle: (cid, merged) for handle, cid, merged in rows}
+                for handle in part:
+                    if handle not in found:
+                        self.contacts[(channel, handle)] = ABSENT
+                    elif found[handle][1] is None:
+                        self.contacts[(channel, handle)] = found[handle][0]
+                    # merged contacts are followed one by one in _identity_contact
+
+    def _prefetch_keys(self, session: Session, msgs: Sequence[InboundMessage]) -> None:
+        by_account: dict[str, list[str]] = {}
+        for m in msgs:
+            by_account.setdefault(m.account, []).extend(_lookup_keys(m))
+        for account, keys in by_account.items():
+            keys = [k for k in dict.fromkeys(keys) if (account, k) not in self.keys]
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                for key in part:
+                    self.keys[(account, key)] = None
+                rows = session.execute(
+                    select(ThreadKey.key, ThreadKey.conversation_id).where(
+                        ThreadKey.account == account, ThreadKey.key.in_(part)
+                    )
+                ).all()
+                for key, found in rows:
+                    self.keys[(account, key)] = found
+
+    def write(self, session: Session) -> None:
+        """Insert the collected events and jobs: one statement each for the whole batch."""
+        if self.events:
+            session.execute(insert(EVENTS), self.events)
+            self.events = []
+        if self.jobs:
+            session.execute(insert(JOBS), self.jobs)
+            self.jobs = []
 
 
 def ingest(
@@ -125,7 +183,11 @@ def ingest(
     memo: BatchMemo | None = None,
 ) -> IngestResult:
     """Store `msg` inside the caller's transaction; a duplicate stores nothing."""
-    memo = memo if memo is not None else BatchMemo()
+    if memo is None:
+        memo = BatchMemo()
+        result = ingest(session, msg, attachments=attachments, memo=memo)
+        memo.write(session)
+        return result
     seen = memo.messages.get((msg.account, msg.external_id))
     if seen is not None:
         return IngestResult(seen[0], seen[1], created=False)
@@ -139,8 +201,8 @@ def ingest(
             _apply_edit(session, edited, msg)
             return IngestResult(edited.id, edited.conversation_id, created=False)
     contact_id = memo.contacts.get((msg.channel, msg.sender.handle))
-    if contact_id is None:
-        contact_id = _contact_for(session, msg)
+    if not contact_id:
+        contact_id = _contact_for(session, msg, known_absent=contact_id == ABSENT)
         memo.contacts[(msg.channel, msg.sender.handle)] = contact_id
     conversation, new, reopened = _conversation_for(session, msg, contact_id, memo)
     message_id = _insert_message(session, msg, conversation)
@@ -160,7 +222,7 @@ def ingest(
         _mark_bounced(session, msg, conversation)
     if conversation.id not in memo.routed:
         memo.routed.add(conversation.id)
-        session.add(Job(actor="route", ref_id=conversation.id))
+        memo.jobs.append({"actor": "route", "ref_id": conversation.id})
     return IngestResult(message_id, conversation.id, True, new, reopened)
 
 
@@ -186,7 +248,7 @@ def _apply_edit(session: Session, message: Message, msg: InboundMessage) -> None
     )
 
 
-def _contact_for(session: Session, msg: InboundMessage) -> int:
+def _contact_for(session: Session, msg: InboundMessage, *, known_absent: bool = False) -> int:
     """The id of the contact behind this handle; created with its identity on first sight.
 
     A verified email address (and only a verified one) links a new handle to the contact that
@@ -195,7 +257,7 @@ def _contact_for(session: Session, msg: InboundMessage) -> int:
     row is removed again.
     """
     sender = msg.sender
-    found = _identity_contact(session, msg.channel, sender.handle)
+    found = None if known_absent else _identity_contact(session, msg.channel, sender.handle)
     if found is not None:
         return found
     linked = None
@@ -275,17 +337,17 @@ def _conversation_for(
         return found, False, _reopen_if_needed(session, found, msg)
     for key in keys:
         memo.keys[(msg.account, key)] = conversation.id
-    session.add(
-        Event(
-            conversation_id=conversation.id,
-            type="conversation_created",
-            actor="customer",
-            data={
+    memo.events.append(
+        {
+            "conversation_id": conversation.id,
+            "type": "conversation_created",
+            "actor": "customer",
+            "data": {
                 "channel": msg.channel,
                 "account": msg.account,
                 "reference": conversation.reference,
             },
-        )
+        }
     )
     return conversation, True, False
 
@@ -319,22 +381,44 @@ def _find_conversation(
 
 
 def _new_conversation(session: Session, msg: InboundMessage, contact_id: int) -> Conversation:
+    """A plain INSERT … RETURNING id, then the row joins the session as if just loaded.
+
+    A flush per new conversation was the single biggest cost of importing a mailbox. Every
+    column is given a value, so nothing is loaded back; the reference (which needs the id)
+    goes out with the conversation's other changes at commit.
+    """
     now = utcnow()
-    conversation = Conversation(
+    values = dict(_CONVERSATION_DEFAULTS)
+    values.update(
         channel=msg.channel,
         account=msg.account,
         contact_id=contact_id,
         subject=msg.subject or "",
-        status="open",
         is_public=msg.is_public,
         thread={},
         created_at=now,
         last_activity_at=now,
+        updated_at=now,
+        sla_due_at=NO_DUE,
     )
+    stmt = insert(CONVERSATIONS).returning(CONVERSATIONS.c.id)
+    conversation_id = session.execute(stmt, values).scalar_one()
+    conversation = Conversation(id=conversation_id, **values)
+    make_transient_to_detached(conversation)
     session.add(conversation)
-    session.flush([conversation])  # only this row: a full flush would rescan the whole batch
-    conversation.reference = reference_for(conversation.id)
+    conversation.reference = reference_for(conversation_id)
     return conversation
+
+
+def _scalar_default(column: Any) -> Any:
+    default = column.default
+    return default.arg if default is not None and default.is_scalar else None
+
+
+# Every column of a new conversation not set from the message: its default, else NULL.
+_CONVERSATION_DEFAULTS: dict[str, Any] = {
+    column.key: _scalar_default(column) for column in CONVERSATIONS.c if column.key != "id"
+}
 
 
 def _reopen_if_needed(session: Session, conversation: Conversation, msg: InboundMessage) -> bool:
@@ -465,7 +549,9 @@ def ingest_all(
 ) -> list[IngestResult]:
     memo = BatchMemo()
     memo.prefetch(session, msgs)
-    return [ingest(session, m, attachments=store, memo=memo) for m in msgs]
+    results = [ingest(session, m, attachments=store, memo=memo) for m in msgs]
+    memo.write(session)
+    return results
 
 
 def save_cursor(session: Session, account: str, cursor: str | None) -> None:
