@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 
 from connectors.email.imap import Fetched
 from connectors.email.mime import MailContext, normalize
@@ -30,6 +30,14 @@ def _normalize_job(job: tuple[bytes, MailContext, datetime | None]) -> InboundMe
     return normalize(raw, ctx, received_at)
 
 
+def _portable(when: datetime | None) -> datetime | None:
+    """The same instant with a stdlib timezone: imapclient's FixedOffset cannot be unpickled in
+    a worker process (its __init__ takes arguments pickle does not pass), which broke the pool."""
+    if when is None or when.tzinfo is None:
+        return when
+    return when.astimezone(UTC)
+
+
 class Parser:
     """Owns the (lazily started) worker processes of one connector."""
 
@@ -42,7 +50,7 @@ class Parser:
     def normalize_all(self, fetched: Sequence[Fetched]) -> list[InboundMessage]:
         if self.processes < 1 or len(fetched) < PARALLEL_FROM:
             return [normalize(f.raw, self.ctx, f.internal_date) for f in fetched]
-        jobs = [(f.raw, self.ctx, f.internal_date) for f in fetched]
+        jobs = [(f.raw, self.ctx, _portable(f.internal_date)) for f in fetched]
         chunk = max(1, len(jobs) // (self.processes * 4))
         try:
             return list(self._workers().map(_normalize_job, jobs, chunksize=chunk))
