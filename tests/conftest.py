@@ -21,6 +21,9 @@ from inbox.migrate import upgrade
 from inbox.queue import start_queue, stop_queue
 from inbox.store import make_engine
 
+# Fixtures every test may use without importing them.
+pytest_plugins = ["tests.servers.http_receiver"]
+
 PG_ADMIN_URL = os.environ.get("HEARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("HEARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -107,9 +107,12 @@ def fill(server: Dovecot, folder: str, n: int) -> None:
 
 
 # Child processes --------------------------------------------------------------------------
-def child_heard(port: int, folder: str, workdir: str, parse_processes: int = 0) -> dict[str, float]:
+def child_heard(
+    port: int, folder: str, workdir: str, parse_processes: int | None = None
+) -> dict[str, float]:
     from inbox.cli import main
 
+    processes = "" if parse_processes is None else f"parse_processes = {parse_processes}"
     config = Path(workdir) / "heard.toml"
     config.write_text(
         f"""
@@ -123,7 +126,7 @@ name = "support"
 address = "support@example.com"
 batch_size = 200
 mark_seen = false
-parse_processes = {parse_processes}
+{processes}
 
 [channels.imap]
 host = "127.0.0.1"
@@ -178,7 +181,7 @@ def child_reference(port: int, folder: str, workdir: str) -> dict[str, float]:
     return {"count": count, "seconds": elapsed}
 
 
-def run_child(kind: str, port: int, folder: str, parse_processes: int) -> dict[str, float]:
+def run_child(kind: str, port: int, folder: str, parse_processes: int | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="heard-bench-") as workdir:
         out = subprocess.run(
             [
@@ -192,8 +195,11 @@ def run_child(kind: str, port: int, folder: str, parse_processes: int) -> dict[s
                 folder,
                 "--workdir",
                 workdir,
-                "--parse-processes",
-                str(parse_processes),
+                *(
+                    ["--parse-processes", str(parse_processes)]
+                    if parse_processes is not None
+                    else []
+                ),
             ],
             capture_output=True,
             text=True,
@@ -215,7 +221,10 @@ def main() -> None:
     parser.add_argument("--folder")
     parser.add_argument("--workdir")
     parser.add_argument(
-        "--parse-processes", type=int, default=0, help="heard: email parse_processes"
+        "--parse-processes",
+        type=int,
+        default=None,
+        help="heard: email parse_processes (default: the channel's default)",
     )
     args = parser.parse_args()
     if args.child:

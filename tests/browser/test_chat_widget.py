@@ -14,9 +14,9 @@ from tests.browser.test_workspace import TIMEOUT_MS
 from tests.conftest import MakeHeard
 from tests.servers.http_receiver import Receiver
 from tests.servers.smtp import SmtpCapture
-from tests.web.ui_env import make_env_heard, receiver, smtp
+from tests.web.ui_env import make_env_heard, smtp
 
-__all__ = ["receiver", "smtp"]
+__all__ = ["smtp"]
 
 
 def visitor_messages(heard: Any) -> list[str]:

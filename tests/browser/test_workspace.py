@@ -21,9 +21,9 @@ from tests.conftest import MakeHeard
 from tests.inbox.helpers import inbound
 from tests.servers.http_receiver import Receiver
 from tests.servers.smtp import SmtpCapture
-from tests.web.ui_env import PASSWORD, make_env_heard, receiver, smtp
+from tests.web.ui_env import PASSWORD, make_env_heard, smtp
 
-__all__ = ["receiver", "smtp"]
+__all__ = ["smtp"]
 
 TIMEOUT_MS = 15_000
 

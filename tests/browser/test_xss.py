@@ -18,9 +18,9 @@ from tests.conftest import MakeHeard
 from tests.inbox.helpers import inbound
 from tests.servers.http_receiver import Receiver
 from tests.servers.smtp import SmtpCapture
-from tests.web.ui_env import make_env_heard, receiver, smtp
+from tests.web.ui_env import make_env_heard, smtp
 
-__all__ = ["receiver", "smtp"]
+__all__ = ["smtp"]
 
 PAYLOAD_TEXT = (
     '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2;alert(2)</script>'

@@ -23,13 +23,6 @@ def smtp() -> Iterator[SmtpCapture]:
     server.stop()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    yield server
-    server.stop()
-
-
 def test_the_assigned_agent_gets_an_email(
     make_heard: MakeHeard, smtp: SmtpCapture, receiver: Receiver
 ) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy.orm import Session
 
 from inbox.app import Heard
@@ -14,13 +11,6 @@ from tests.conftest import BASE_CONFIG, MakeHeard
 from tests.inbox.helpers import inbound
 from tests.inbox.routekit import TEAM_CONFIG, arrive, conversation, events, outbound, route
 from tests.servers.http_receiver import Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    yield server
-    server.stop()
 
 
 def test_ack_is_delivered_once_on_the_conversations_channel(

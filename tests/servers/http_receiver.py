@@ -10,9 +10,11 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 
@@ -86,3 +88,11 @@ class Receiver:
                     return list(self.received)
             time.sleep(0.02)
         raise AssertionError(f"expected {count} requests, got {len(self.received)}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A running receiver for one test (import this fixture into the test module)."""
+    server = Receiver().start()
+    yield server
+    server.stop()

@@ -1,6 +1,6 @@
 """A running Heard web app with agents, tokens and a real callback receiver, for API tests.
 
-Import the fixtures into a test module (`from tests.web.api_env import api, receiver`); they sit
+Import the fixtures into a test module (`from tests.web.api_env import api`); they sit
 on the shared `make_heard`/`store_url` fixtures, so every API test runs on SQLite and PostgreSQL.
 """
 
@@ -95,13 +95,6 @@ def cheap_kdf() -> Iterator[None]:
     accounts.use_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
     yield
     accounts.use_hasher(PasswordHasher())
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from inbox import accounts
 from inbox.models import Conversation, Event, Outbound
 from inbox.web.app import make_app
 from tests.conftest import MakeHeard
-from tests.web.api_env import ApiEnv, api, cheap_kdf, receiver  # noqa: F401
+from tests.web.api_env import ApiEnv, api, cheap_kdf  # noqa: F401
 
 CID = "/api/v1/conversations/{}"
 ROUTES = [

@@ -18,7 +18,7 @@ from tests.conftest import MakeHeard
 from tests.connectors.email.mails import mail, message_id_of
 from tests.servers.http_receiver import Receiver
 from tests.servers.smtp import SmtpCapture
-from tests.web.api_env import ApiEnv, cheap_kdf, receiver  # noqa: F401
+from tests.web.api_env import ApiEnv, cheap_kdf  # noqa: F401
 
 pytestmark = pytest.mark.smtp
 

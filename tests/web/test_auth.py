@@ -24,7 +24,7 @@ from inbox.web.bootstrap import ensure_admin
 from inbox.web.login_limit import LoginLimiter
 from inbox.web.signing import Signer, data_dir, secret_key
 from tests.conftest import MakeHeard, RunCli
-from tests.web.api_env import PASSWORD, ApiEnv, api, cheap_kdf, receiver  # noqa: F401
+from tests.web.api_env import PASSWORD, ApiEnv, api, cheap_kdf  # noqa: F401
 
 NOTES = "/api/v1/conversations/{}/notes"
 

@@ -16,9 +16,9 @@ from inbox import actions, live
 from inbox.models import Conversation, Message
 from inbox.outbox import flush_enqueues
 from tests.conftest import MakeHeard
-from tests.web.ui_env import SITE_ORIGIN, UiEnv, receiver, smtp, ui, ui_any_store
+from tests.web.ui_env import SITE_ORIGIN, UiEnv, smtp, ui, ui_any_store
 
-__all__ = ["receiver", "smtp", "ui", "ui_any_store"]
+__all__ = ["smtp", "ui", "ui_any_store"]
 
 ORIGIN = {"Origin": SITE_ORIGIN}
 

@@ -17,9 +17,9 @@ from inbox.models import Agent, Conversation, Event
 from inbox.types import AttachmentIn
 from tests.conftest import MakeHeard
 from tests.inbox.helpers import inbound
-from tests.web.ui_env import UiEnv, receiver, smtp, ui
+from tests.web.ui_env import UiEnv, smtp, ui
 
-__all__ = ["receiver", "smtp", "ui"]
+__all__ = ["smtp", "ui"]
 
 XSS_HTML = (
     '<p onclick="alert(1)">Hello <img src="x" onerror="alert(2)">'

@@ -123,13 +123,6 @@ class UiEnv:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def smtp() -> Iterator[SmtpCapture]:
     server = SmtpCapture().start()
     yield server
