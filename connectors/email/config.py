@@ -79,8 +79,9 @@ class EmailConfig(ChannelConfig):
     idle: bool = True
     read_ahead: bool = True
     # Worker processes that parse big batches (≥ 64 mails) while the store saves the previous
-    # one; 0 parses in place. Worth it for a large first import on an otherwise idle machine.
-    parse_processes: int = Field(0, ge=0, le=64)
+    # one; 0 parses in place. One is the default: a backlog then uses two cores, and the
+    # normal trickle of new mail (small batches) is parsed in place without starting it.
+    parse_processes: int = Field(1, ge=0, le=64)
     poll_interval: float = Field(60.0, gt=0)
 
     @field_validator("address")
