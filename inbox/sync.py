@@ -41,11 +41,14 @@ async def poll_channel(
 ) -> tuple[int, int]:
     """Fetch until the channel says there is no more; returns (stored, duplicates)."""
     stored = duplicates = 0
+    # Read once; afterwards the cursor is the one just committed with its batch.
+    cursor = await asyncio.to_thread(_cursor, heard, connector.name)
     while True:
-        cursor = await asyncio.to_thread(_cursor, heard, connector.name)
         batch = await connector.fetch(cursor, limit)
         if batch.messages or batch.next_cursor != cursor:
             results = await asyncio.to_thread(store_batch, heard, connector.name, batch)
+            if batch.next_cursor is not None:
+                cursor = batch.next_cursor
             created = sum(1 for r in results if r.created)
             stored += created
             duplicates += len(results) - created
