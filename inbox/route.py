@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from inbox.models import PRIORITIES, Contact, Conversation, ConversationTag, Event, Message, utcnow
 from inbox.notify import notify_owner
@@ -85,9 +85,10 @@ def latest_inbound(session: Session, conversation_ids: Sequence[int]) -> dict[in
         )
         .group_by(Message.conversation_id)
     )
-    return {
-        m.conversation_id: m for m in session.scalars(select(Message).where(Message.id.in_(latest)))
-    }
+    # Routing reads the text and the sender, never the raw mail or its attachments' weight.
+    light = defer(Message.raw), defer(Message.html), defer(Message.full_text)
+    rows = session.scalars(select(Message).where(Message.id.in_(latest)).options(*light))
+    return {m.conversation_id: m for m in rows}
 
 
 def route_loaded(
