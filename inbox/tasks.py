@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 
 from inbox.errors import PermanentError, RateLimitError
 from inbox.models import Job, Outbound, utcnow
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUTE_RETRY_AFTER_SECONDS = 60
+JOBS = cast(Table, Job.__table__)
 ROUTE_BATCH = 50  # conversations per routing transaction: short enough for SQLite's one writer
 
 
@@ -82,7 +83,7 @@ def route_many(heard: Heard, conversation_ids: list[int]) -> None:
 def _route_pending(heard: Heard, conversation_ids: list[int], *, wait: bool) -> list[int]:
     """Route those of `conversation_ids` with pending route jobs; returns the ids skipped
     because another transaction held them."""
-    from inbox.route import latest_inbound, lock_for_routing, route_loaded
+    from inbox.route import latest_inbound, lock_for_routing, route_batch
 
     now = utcnow()
     with heard.sessions() as session:
@@ -97,14 +98,12 @@ def _route_pending(heard: Heard, conversation_ids: list[int], *, wait: bool) -> 
             pending = {ref_id for _, ref_id in jobs}
             todo = [c for c in locked if c.id in pending and c.merged_into_id is None]
             messages = latest_inbound(session, [c.id for c in todo])
-            for conversation in todo:
-                message = messages.get(conversation.id)
-                if message is not None:
-                    route_loaded(heard, session, conversation, message, now)
-            if jobs:
+            routable = [(c, messages[c.id]) for c in todo if c.id in messages]
+            route_batch(heard, session, routable, now)
+            if jobs:  # a plain table UPDATE: no ORM bookkeeping over the session's objects
                 session.execute(
-                    update(Job)
-                    .where(Job.id.in_([job_id for job_id, _ in jobs]))
+                    update(JOBS)
+                    .where(JOBS.c.id.in_([job_id for job_id, _ in jobs]))
                     .values(status="done", done_at=utcnow())
                 )
         flush_enqueues(session, heard)

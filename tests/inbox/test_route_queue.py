@@ -111,3 +111,16 @@ def test_a_batch_routes_each_conversation_once_even_when_delivered_twice(
     route_many(heard, ids)  # only the conversation with a new message is routed again
     assert len(events(heard, ids[0], "rules_defaulted")) == 2
     assert len(events(heard, ids[1], "rules_defaulted")) == 1
+
+
+def test_without_rules_a_batch_is_marked_routed_once(make_heard: MakeHeard, store_url: str) -> None:
+    from inbox.tasks import route_many
+
+    heard = make_heard(BASE_CONFIG, store_url=store_url, queue=False)
+    ids = [arrive(heard, f"u{i}", "hello there", handle=f"u{i}") for i in range(3)]
+    route_many(heard, ids)
+    route_many(heard, ids)
+    for cid in ids:
+        assert [e.type for e in events(heard, cid)] == ["conversation_created", "routed"]
+        assert events(heard, cid, "routed")[0].data == {"why": "no rules configured"}
+        assert conversation(heard, cid).routed_at is not None and outbound(heard, cid) == []
