@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from inbox.attachments import AttachmentStore
 from inbox.models import (
@@ -106,6 +107,7 @@ class BatchMemo:
     # Rows nothing in the batch reads back, written in one executemany each by `write`.
     events: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    references: dict[int, str] = field(default_factory=dict)  # of the conversations created
 
     def prefetch(self, session: Session, msgs: Sequence[InboundMessage]) -> None:
         by_account: dict[str, list[str]] = {}
@@ -166,7 +168,15 @@ class BatchMemo:
                     self.keys[(account, key)] = found
 
     def write(self, session: Session) -> None:
-        """Insert the collected events and jobs: one statement each for the whole batch."""
+        """Write references, events and jobs: one statement each for the whole batch."""
+        if self.references:
+            session.execute(
+                update(CONVERSATIONS)
+                .where(CONVERSATIONS.c.id == bindparam("cid"))
+                .values(reference=bindparam("ref")),
+                [{"cid": cid, "ref": ref} for cid, ref in self.references.items()],
+            )
+            self.references = {}
         if self.events:
             session.execute(insert(EVENTS), self.events)
             self.events = []
@@ -204,8 +214,8 @@ def ingest(
     if not contact_id:
         contact_id = _contact_for(session, msg, known_absent=contact_id == ABSENT)
         memo.contacts[(msg.channel, msg.sender.handle)] = contact_id
-    conversation, new, reopened = _conversation_for(session, msg, contact_id, memo)
-    message_id = _insert_message(session, msg, conversation)
+    conversation, conversation_id, new, reopened = _conversation_for(session, msg, contact_id, memo)
+    message_id = _insert_message(session, msg, conversation_id)
     if message_id is None:  # another worker stored it between our check and insert
         winner = _find_message(session, msg.account, msg.external_id)
         assert winner is not None
@@ -215,15 +225,16 @@ def ingest(
         row = store.row(item)
         row.message_id = message_id
         session.add(row)
-    memo.messages[(msg.account, msg.external_id)] = (message_id, conversation.id)
-    _remember_thread_keys(session, msg.account, msg.thread_keys, conversation.id, memo)
-    _touch_conversation(conversation, msg)
+    memo.messages[(msg.account, msg.external_id)] = (message_id, conversation_id)
+    _remember_thread_keys(session, msg.account, msg.thread_keys, conversation_id, memo)
+    if conversation is not None:  # a new conversation was written with this message's facts
+        _touch_conversation(conversation, msg)
     if msg.extras.get("bounce_of"):
-        _mark_bounced(session, msg, conversation)
-    if conversation.id not in memo.routed:
-        memo.routed.add(conversation.id)
-        memo.jobs.append({"actor": "route", "ref_id": conversation.id})
-    return IngestResult(message_id, conversation.id, True, new, reopened)
+        _mark_bounced(session, msg)
+    if conversation_id not in memo.routed:
+        memo.routed.add(conversation_id)
+        memo.jobs.append({"actor": "route", "ref_id": conversation_id})
+    return IngestResult(message_id, conversation_id, True, new, reopened)
 
 
 def _find_message(session: Session, account: str, external_id: str) -> Message | None:
@@ -312,44 +323,42 @@ def _lookup_keys(msg: InboundMessage) -> list[str]:
 
 def _conversation_for(
     session: Session, msg: InboundMessage, contact_id: int, memo: BatchMemo
-) -> tuple[Conversation, bool, bool]:
+) -> tuple[Conversation | None, int, bool, bool]:
+    """(the conversation joined, or None for a new one; its id; new; reopened)."""
     conversation = _find_conversation(session, msg.account, _lookup_keys(msg), memo)
     if conversation is not None:
-        return conversation, False, _reopen_if_needed(session, conversation, msg)
-    conversation = _new_conversation(session, msg, contact_id)
+        return conversation, conversation.id, False, _reopen_if_needed(session, conversation, msg)
+    conversation_id = _new_conversation(session, msg, contact_id, memo)
+    reference = reference_for(conversation_id)
     keys = list(dict.fromkeys([f"id:{msg.external_id}", *_lookup_keys(msg)]))
-    keys.append(reference_key(conversation.reference or ""))
-    rows = [{"account": msg.account, "key": k, "conversation_id": conversation.id} for k in keys]
+    keys.append(reference_key(reference))
+    rows = [{"account": msg.account, "key": k, "conversation_id": conversation_id} for k in keys]
     inserted = (
         session.execute(_insert_ignoring_conflicts(session, THREAD_KEYS), rows).scalars().all()
     )
     if len(inserted) < len(keys):
         # Another worker created the conversation for this thread first: undo ours, join it.
         session.execute(delete(THREAD_KEYS).where(THREAD_KEYS.c.id.in_(list(inserted))))
-        session.expunge(conversation)
-        session.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation.id))
+        session.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id))
+        memo.references.pop(conversation_id, None)
         memo.keys.clear()
         found = _find_conversation(session, msg.account, keys[:-1], memo)
         if found is None:
             raise RuntimeError(
                 f"thread keys of {msg.external_id!r} conflict but name no conversation"
             )
-        return found, False, _reopen_if_needed(session, found, msg)
+        return found, found.id, False, _reopen_if_needed(session, found, msg)
     for key in keys:
-        memo.keys[(msg.account, key)] = conversation.id
+        memo.keys[(msg.account, key)] = conversation_id
     memo.events.append(
         {
-            "conversation_id": conversation.id,
+            "conversation_id": conversation_id,
             "type": "conversation_created",
             "actor": "customer",
-            "data": {
-                "channel": msg.channel,
-                "account": msg.account,
-                "reference": conversation.reference,
-            },
+            "data": {"channel": msg.channel, "account": msg.account, "reference": reference},
         }
     )
-    return conversation, True, False
+    return None, conversation_id, True, False
 
 
 def _find_conversation(
@@ -380,12 +389,15 @@ def _find_conversation(
     return conversation
 
 
-def _new_conversation(session: Session, msg: InboundMessage, contact_id: int) -> Conversation:
-    """A plain INSERT … RETURNING id, then the row joins the session as if just loaded.
+def _new_conversation(
+    session: Session, msg: InboundMessage, contact_id: int, memo: BatchMemo
+) -> int:
+    """Insert a conversation, complete with this message's facts; returns its id.
 
-    A flush per new conversation was the single biggest cost of importing a mailbox. Every
-    column is given a value, so nothing is loaded back; the reference (which needs the id)
-    goes out with the conversation's other changes at commit.
+    One plain INSERT … RETURNING id and no ORM object: building one (or flushing it) per new
+    conversation was the biggest cost of importing a mailbox. A later message of the batch
+    that joins it loads it like any other. The reference, which needs the id, is written for
+    the whole batch in one statement (`BatchMemo.write`); thread keys already carry it.
     """
     now = utcnow()
     values = dict(_CONVERSATION_DEFAULTS)
@@ -401,13 +413,12 @@ def _new_conversation(session: Session, msg: InboundMessage, contact_id: int) ->
         updated_at=now,
         sla_due_at=NO_DUE,
     )
+    draft = SimpleNamespace(**values)
+    _touch_conversation(cast(Conversation, draft), msg)
     stmt = insert(CONVERSATIONS).returning(CONVERSATIONS.c.id)
-    conversation_id = session.execute(stmt, values).scalar_one()
-    conversation = Conversation(id=conversation_id, **values)
-    make_transient_to_detached(conversation)
-    session.add(conversation)
-    conversation.reference = reference_for(conversation_id)
-    return conversation
+    conversation_id: int = session.execute(stmt, vars(draft)).scalar_one()
+    memo.references[conversation_id] = reference_for(conversation_id)
+    return conversation_id
 
 
 def _scalar_default(column: Any) -> Any:
@@ -447,11 +458,9 @@ def _reopen_if_needed(session: Session, conversation: Conversation, msg: Inbound
     return False
 
 
-def _insert_message(
-    session: Session, msg: InboundMessage, conversation: Conversation
-) -> int | None:
+def _insert_message(session: Session, msg: InboundMessage, conversation_id: int) -> int | None:
     values = {
-        "conversation_id": conversation.id,
+        "conversation_id": conversation_id,
         "account": msg.account,
         "external_id": msg.external_id,
         "direction": Direction.IN.value,
@@ -523,7 +532,7 @@ def _touch_conversation(conversation: Conversation, msg: InboundMessage) -> None
     conversation.no_auto_reply_reason = _no_auto_reply_reason(msg)
 
 
-def _mark_bounced(session: Session, msg: InboundMessage, conversation: Conversation) -> None:
+def _mark_bounced(session: Session, msg: InboundMessage) -> None:
     """A bounce of our own mail flags the failed send where agents will see it."""
     original = _find_message(session, msg.account, str(msg.extras["bounce_of"]))
     if original is None or original.direction != Direction.OUT.value:
