@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from inbox.memory import keep_big_blocks_out_of_the_heap
+
+    keep_big_blocks_out_of_the_heap()  # flat memory over a long import (inbox.memory)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
