@@ -23,7 +23,7 @@ from connectors.email.compose import compose
 from connectors.email.config import EmailConfig
 from connectors.email.imap import ImapSession
 from connectors.email.mime import MailContext
-from connectors.email.parsing import Parser
+from connectors.email.parsing import PARALLEL_FROM, Parser
 from connectors.email.smtp import send as smtp_send
 from connectors.sendlog import SendLog
 from inbox.errors import ChannelError, PermanentError
@@ -119,6 +119,8 @@ class EmailConnector(Connector):
         state = state.for_folder(session.select())
         assert state.uidvalidity is not None
         queued = self._queued(session, state)
+        if min(len(queued), limit) >= PARALLEL_FROM:
+            self._parser.warm()  # overlaps the processes' start with the fetch below
         take = within_budget(
             queued[:limit], session.sizes(queued[:limit]), self.settings.batch_bytes
         )

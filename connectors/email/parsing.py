@@ -38,6 +38,10 @@ def _portable(when: datetime | None) -> datetime | None:
     return when.astimezone(UTC)
 
 
+def _ready() -> None:
+    """A no-op job: importing this module in the worker is the point."""
+
+
 class Parser:
     """Owns the (lazily started) worker processes of one connector."""
 
@@ -59,6 +63,16 @@ class Parser:
             self.close()
             self.processes = 0
             return [normalize(f.raw, self.ctx, f.internal_date) for f in fetched]
+
+    def warm(self) -> None:
+        """Start the worker processes now, so they import the MIME code while IMAP still reads
+        the first big batch (starting them cost the first batch about half a second)."""
+        if self.processes < 1 or self._pool is not None:
+            return
+        try:
+            self._workers().submit(_ready)
+        except Exception as exc:  # normalize_all falls back to parsing in place
+            log.warning("could not start parse processes: %s", exc)
 
     def _workers(self) -> ProcessPoolExecutor:
         with self._lock:
