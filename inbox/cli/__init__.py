@@ -15,31 +15,29 @@ from collections.abc import Sequence
 
 from inbox.errors import ConfigError, HeardError
 
-COMMAND_MODULES = (
-    "inbox.cli.run_cmd",
-    "inbox.cli.sync_cmd",
-    "inbox.cli.db_cmd",
-    "inbox.cli.conversations_cmd",
-    "inbox.cli.rules_cmd",
-    "inbox.cli.availability_cmd",
-    "inbox.cli.agents_cmd",
-    "inbox.cli.tokens_cmd",
-    "inbox.cli.contacts_cmd",
-)
+# command name -> the module that registers it
+COMMAND_MODULES = {
+    "run": "inbox.cli.run_cmd",
+    "sync": "inbox.cli.sync_cmd",
+    "db": "inbox.cli.db_cmd",
+    "conversations": "inbox.cli.conversations_cmd",
+    "rules": "inbox.cli.rules_cmd",
+    "availability": "inbox.cli.availability_cmd",
+    "agents": "inbox.cli.agents_cmd",
+    "tokens": "inbox.cli.tokens_cmd",
+    "contacts": "inbox.cli.contacts_cmd",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Only the named command's module is imported, so `heard sync` from cron does not pay for
+    the web server's imports; `heard --help` (or no command) imports them all."""
     parser = argparse.ArgumentParser(prog="heard", description="Heard: the unified inbox.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(commands)
+    named = [a for a in (argv or []) if a in COMMAND_MODULES][:1]
+    for name in named or list(COMMAND_MODULES):
+        importlib.import_module(COMMAND_MODULES[name]).register(commands)
     return parser
 
 
@@ -47,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from inbox.memory import keep_big_blocks_out_of_the_heap
 
     keep_big_blocks_out_of_the_heap()  # flat memory over a long import (inbox.memory)
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
