@@ -73,6 +73,9 @@
 
   // ---- queue selection ---------------------------------------------------------------------
   var selected = -1;
+  // The selected row's id, kept across live refreshes: a refresh that started before a key
+  // press must not drop the selection the press made.
+  var selectedKey = null;
   function rows() { return $$(".row"); }
   function remember() {
     try { sessionStorage.setItem(QUEUE_KEY, JSON.stringify(rows().map(function (r) { return r.getAttribute("data-id"); }))); }
@@ -82,6 +85,7 @@
     var list = rows();
     if (!list.length) { return; }
     selected = Math.max(0, Math.min(index, list.length - 1));
+    selectedKey = list[selected].getAttribute("data-id");
     list.forEach(function (row, i) { row.classList.toggle("selected", i === selected); });
     list[selected].scrollIntoView({ block: "nearest" });
     var link = $("a.open", list[selected]);
@@ -97,6 +101,7 @@
       if (list[i].getAttribute("data-id") === id) { select(i); return; }
     }
     selected = -1;
+    selectedKey = null;
   }
 
   // ---- live --------------------------------------------------------------------------------
@@ -111,8 +116,10 @@
     source.addEventListener("changed", function (event) { onChanged(JSON.parse(event.data || "{}")); });
     function onChanged(data) {
       if (page === "queue") {
-        var keep = selectedId();
-        refresh($("#queue-rows")).then(function () { remember(); if (keep) { reselect(keep); } });
+        refresh($("#queue-rows")).then(function () {
+          remember();
+          if (selectedKey) { reselect(selectedKey); }
+        });
       } else if (page === "conversation") {
         var id = Number($(".conv").getAttribute("data-conversation"));
         if (!data.ids || !data.ids.length || data.ids.indexOf(id) >= 0) {
