@@ -96,8 +96,10 @@ class Queue:
         self.broker.close()
 
 
-def _run(fn: Callable[..., Any], heard: Heard, *args: Any) -> Any:
-    return fn(heard, *args)
+def _run(fn: Callable[..., Any], heard: Heard, *args: Any) -> None:
+    """Run a task for the broker; what it returns is for direct callers and tests only
+    (dramatiq warns about return values without a results backend)."""
+    fn(heard, *args)
 
 
 def start_queue(heard: Heard, *, worker: bool = True, loop: Any = None) -> Queue:

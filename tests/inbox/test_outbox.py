@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -162,6 +163,7 @@ def test_rate_limit_waits_for_the_window_the_peer_asked_for(make_heard, receiver
             assert row is not None
             if row.last_error:
                 break
+        time.sleep(0.02)
     assert row.status == "pending" and row.attempts == 0
     assert "rate-limit window" in (row.last_error or "")
     wait = (row.next_attempt_at - started).total_seconds()
