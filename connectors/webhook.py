@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from inbox.types import AttachmentIn, Delivery, InboundMessage, OutboundMessage,
 
 SIGNATURE_HEADER = "X-Heard-Signature"
 REQUIRED = ("message_id", "sender_id", "text")
+REMOTE = "remote: "
 
 
 class WebhookConfig(ChannelConfig):
@@ -39,6 +41,9 @@ class WebhookConfig(ChannelConfig):
     secret: SecretStr
     callback_url: str | None = None
     timeout: float = Field(15.0, gt=0)
+    # Fetch attachments the body names by URL (http/https only, size-limited). A failed fetch
+    # keeps the URL on the attachment, so nothing is lost.
+    download_attachments: bool = True
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -106,6 +111,41 @@ class WebhookConnector(Connector):
             )
         ]
 
+    async def complete(self, messages: Sequence[InboundMessage]) -> Sequence[InboundMessage]:
+        """Download attachments given by URL before the message is stored."""
+        if not self.config.download_attachments:
+            return messages
+        out = []
+        for message in messages:
+            if any(_remote_url(a) for a in message.attachments):
+                items = [await self._fetch(a) for a in message.attachments]
+                message = replace(message, attachments=tuple(items))
+            out.append(message)
+        return out
+
+    async def _fetch(self, item: AttachmentIn) -> AttachmentIn:
+        url = _remote_url(item)
+        if url is None:
+            return item
+        if not url.startswith(("http://", "https://")):
+            return replace(item, skipped_reason=f"{REMOTE}{url} (not fetched: only http and https)")
+        assert self._session is not None, "connector not opened"
+        limit = int(self.options.get("max_attachment_size") or 25 * 1024 * 1024)
+        try:
+            async with self._session.get(url) as response:
+                if response.status >= 300:
+                    raise TransientError(f"answered {response.status}")
+                data = b""
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        break
+        except (aiohttp.ClientError, TimeoutError, TransientError) as exc:
+            return replace(item, skipped_reason=f"{REMOTE}{url} (download failed: {exc})")
+        if len(data) > limit:
+            return replace(item, skipped_reason=f"{REMOTE}{url} (over the {limit}-byte limit)")
+        return replace(item, data=data, size=len(data), skipped_reason=None)
+
     async def send(self, outbound: OutboundMessage) -> Delivery:
         if not self.config.callback_url:
             raise PermanentError(f"channel {self.name!r} has no callback_url to send to")
@@ -145,6 +185,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
+def _remote_url(item: AttachmentIn) -> str | None:
+    reason = item.skipped_reason or ""
+    return reason[len(REMOTE) :] if item.data is None and reason.startswith(REMOTE) else None
+
+
 def _attachments(raw: Any) -> list[AttachmentIn]:
     if raw is None:
         return []
@@ -168,7 +213,7 @@ def _attachments(raw: Any) -> list[AttachmentIn]:
                     content_type,
                     0,
                     None,
-                    skipped_reason=f"remote: {item['url']}",
+                    skipped_reason=f"{REMOTE}{item['url']}",
                 )
             )
         else:

@@ -104,6 +104,12 @@ async def test_oversized_body_is_rejected(make_heard) -> None:  # type: ignore[n
 
 
 async def test_attachments_in_the_body_are_stored(heard: Heard) -> None:
+    from aiohttp import web
+
+    media = web.Application()
+    media.router.add_get("/m/1", lambda _: web.Response(body=b"\xff\xd8jpeg-bytes"))
+    gateway = TestServer(media)
+    await gateway.start_server()
     client = await client_for(heard)
     data = base64.b64encode(b"%PDF-1.4 fake").decode()
     payload = {
@@ -114,7 +120,17 @@ async def test_attachments_in_the_body_are_stored(heard: Heard) -> None:
             {
                 "filename": "photo.jpg",
                 "content_type": "image/jpeg",
-                "url": "https://gw.example/m/1",
+                "url": str(gateway.make_url("/m/1")),
+            },
+            {
+                "filename": "gone.jpg",
+                "content_type": "image/jpeg",
+                "url": str(gateway.make_url("/m/404")),
+            },
+            {
+                "filename": "odd.bin",
+                "content_type": "application/octet-stream",
+                "url": "ftp://gw.example/x",
             },
         ],
     }
@@ -124,7 +140,18 @@ async def test_attachments_in_the_body_are_stored(heard: Heard) -> None:
         rows = session.scalars(select(Attachment).order_by(Attachment.id)).all()
         assert [(a.filename, a.storage, a.size) for a in rows] == [
             ("invoice.pdf", "db", 13),
-            ("photo.jpg", "skipped", 0),
+            ("photo.jpg", "db", 12),
+            ("gone.jpg", "skipped", 0),
+            ("odd.bin", "skipped", 0),
         ]
-        assert rows[1].skipped_reason == "remote: https://gw.example/m/1"
+        assert rows[1].data == b"\xff\xd8jpeg-bytes"
+        # A failed or refused fetch keeps the URL, so an agent can still follow it.
+        assert rows[2].skipped_reason.startswith(
+            f"remote: {gateway.make_url('/m/404')} (download failed: answered 404"
+        )  # type: ignore[union-attr]
+        assert (
+            rows[3].skipped_reason
+            == "remote: ftp://gw.example/x (not fetched: only http and https)"
+        )
     await client.close()
+    await gateway.close()
