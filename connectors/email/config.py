@@ -78,9 +78,10 @@ class EmailConfig(ChannelConfig):
     batch_bytes: int = Field(64 * 1024 * 1024, ge=1)
     idle: bool = True
     read_ahead: bool = True
-    # Worker processes that parse big batches (≥ 64 mails) while the store saves the previous
-    # one; 0 parses in place. One is the default: a backlog then uses two cores, and the
-    # normal trickle of new mail (small batches) is parsed in place without starting it.
+    # Worker processes that fetch and parse big batches (≥ 64 mails), each on its own IMAP
+    # connection, while the store saves the previous one; 0 reads in place. One is the
+    # default: a backlog then uses two cores, and the normal trickle of new mail (small
+    # batches) is read in place without starting it.
     parse_processes: int = Field(1, ge=0, le=64)
     poll_interval: float = Field(60.0, gt=0)
 

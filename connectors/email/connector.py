@@ -19,11 +19,11 @@ from typing import Any, cast
 
 from connectors.base import Connector
 from connectors.email import cursor as cursors
+from connectors.email.backlog import BacklogReader, normalize_fetched
 from connectors.email.compose import compose
 from connectors.email.config import EmailConfig
 from connectors.email.imap import ImapSession
 from connectors.email.mime import MailContext
-from connectors.email.parsing import PARALLEL_FROM, Parser
 from connectors.email.smtp import send as smtp_send
 from connectors.sendlog import SendLog
 from inbox.errors import ChannelError, PermanentError
@@ -74,7 +74,7 @@ class EmailConnector(Connector):
         self._idle_backoff = 1.0
         self._read_up_to: tuple[int, int] = (0, 0)  # (UIDVALIDITY, last UID) of the last fetch
         self._sent_log = SendLog()
-        self._parser = Parser(self.context, self.settings.parse_processes)
+        self._reader = BacklogReader(self.context, self.settings.parse_processes)
         self._ahead: tuple[tuple[str | None, int], asyncio.Future[Batch]] | None = None
 
     # Receiving -----------------------------------------------------------------------------
@@ -117,25 +117,26 @@ class EmailConnector(Connector):
     def _fetch_locked(self, state: cursors.ImapCursor, limit: int) -> Batch:
         session = self._inbox_session()
         state = state.for_folder(session.select())
-        assert state.uidvalidity is not None
+        assert state.uidvalidity is not None and self.settings.imap is not None
         queued = self._queued(session, state)
-        if min(len(queued), limit) >= PARALLEL_FROM:
-            self._parser.warm()  # overlaps the processes' start with the fetch below
         take = within_budget(
             queued[:limit], session.sizes(queued[:limit]), self.settings.batch_bytes
         )
         rest = queued[len(take) :]
-        fetched = session.fetch(take)
-        messages = self._parser.normalize_all(fetched)
+        read = None
+        if take and self._reader.use_workers(len(take)):
+            read = self._reader.read(self.settings.imap, state.uidvalidity, take)
+        if read is None:
+            read = normalize_fetched(session.fetch(take), self.context)
         if self.settings.mark_seen:
-            session.mark_seen([f.uid for f in fetched])
+            session.mark_seen([uid for uid, _ in read])
         last_uid = take[-1] if take else state.last_uid
         self._queue = (state.uidvalidity, last_uid, rest)
         self._read_up_to = (state.uidvalidity, last_uid)
         if self.progress is not None:
-            self.progress(len(messages), len(rest))
+            self.progress(len(read), len(rest))
         next_cursor = cursors.ImapCursor(state.uidvalidity, last_uid).dump()
-        return Batch(messages, next_cursor, more=bool(rest))
+        return Batch([message for _, message in read], next_cursor, more=bool(rest))
 
     def _queued(self, session: ImapSession, state: cursors.ImapCursor) -> list[int]:
         """UIDs still to read: what the last SEARCH left, else a new SEARCH (one per backlog)."""
@@ -236,7 +237,7 @@ class EmailConnector(Connector):
             with contextlib.suppress(Exception):
                 await ahead[1]
         await asyncio.to_thread(self._close_blocking)
-        await asyncio.to_thread(self._parser.close)
+        await asyncio.to_thread(self._reader.close)
 
     def _close_blocking(self) -> None:
         with self._inbox_lock:

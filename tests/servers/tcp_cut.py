@@ -17,6 +17,7 @@ class CuttingProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.host, self.port = "127.0.0.1", self._listener.getsockname()[1]
         self._budget: int | None = None
+        self._skip = 0
         self._lock = threading.Lock()
         self.cuts = 0
         self._sockets: list[socket.socket] = []
@@ -26,10 +27,11 @@ class CuttingProxy:
         self._thread.start()
         return self
 
-    def cut_after(self, nbytes: int | None) -> None:
-        """Cut the next connection once it has received `nbytes` from the server (None: never)."""
+    def cut_after(self, nbytes: int | None, *, skip: int = 0) -> None:
+        """Cut the next connection once it has received `nbytes` from the server (None: never);
+        with `skip`, that many connections are let through first."""
         with self._lock:
-            self._budget = nbytes
+            self._budget, self._skip = nbytes, skip
 
     def _accept(self) -> None:
         while True:
@@ -40,7 +42,10 @@ class CuttingProxy:
             server = socket.create_connection(self.upstream)
             self._sockets += [client, server]
             with self._lock:
-                budget, self._budget = self._budget, None
+                if self._skip:
+                    budget, self._skip = None, self._skip - 1
+                else:
+                    budget, self._budget = self._budget, None
             threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, budget), daemon=True).start()
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from connectors.email.backlog import BacklogReader
+from connectors.email.connector import EmailConnector
 from inbox.app import Heard
 from inbox.ingest import load_cursor
 from inbox.models import Attachment, ChannelCursor, Conversation, Message
@@ -82,17 +84,27 @@ def test_sync_reads_a_backlog_in_batches_and_a_second_sync_stores_nothing(
     assert again.stored == {"support": 0} and len(stored(heard)) == 25
 
 
-def test_a_big_backlog_is_parsed_in_worker_processes_without_loss(
+def test_a_big_backlog_is_read_in_a_worker_process_without_loss(
     email_heard: EmailHeard, mailbox: Mailbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     heard = email_heard(extra="batch_size = 100\nparse_processes = 1")
-    mailbox.deliver(*(mail(subject=f"bulk {i}", text=f"body {i} ünïcode") for i in range(130)))
-    assert sync_once(heard).stored == {"support": 130}
-    # The workers really parsed it (INTERNALDATE's tzinfo once broke the pool, silently).
-    assert "parsing in worker processes failed" not in caplog.text
+    mailbox.deliver(*(mail(subject=f"bulk {i}", text=f"body {i} ünïcode") for i in range(330)))
+    assert sync_once(heard).stored == {"support": 330}
+    # The first batch is read in place while the worker starts; the next two (the last, 30
+    # mails, is too small to pay) come from the worker (INTERNALDATE's tzinfo once broke it).
+    assert "in worker processes failed" not in caplog.text
+    assert reader(heard).read_in_workers == 200
     got = stored(heard)
-    assert sorted(m.subject for m in got) == sorted(f"bulk {i}" for i in range(130))
-    assert {m.text for m in got} == {f"body {i} ünïcode" for i in range(130)}
+    assert sorted(m.subject for m in got) == sorted(f"bulk {i}" for i in range(330))
+    assert {m.text for m in got} == {f"body {i} ünïcode" for i in range(330)}
+    assert all(m.created_at.tzinfo is not None for m in got)
+    assert [b"\\Seen" in f for f in mailbox.flags().values()] == [True] * 330
+
+
+def reader(heard: Heard) -> BacklogReader:
+    connector = heard.connector("support")
+    assert isinstance(connector, EmailConnector)
+    return connector._reader
 
 
 def test_the_same_mail_delivered_twice_is_stored_once(
@@ -163,6 +175,30 @@ def test_a_connection_cut_in_the_middle_of_a_fetch_loses_and_duplicates_nothing(
         subjects = [m.subject for m in stored(heard)]
         assert sorted(subjects) == sorted(f"long {i}" for i in range(30))
         assert len(set(subjects)) == 30
+    finally:
+        proxy.stop()
+
+
+def test_a_worker_connection_cut_mid_fetch_loses_and_duplicates_nothing(
+    make_heard: MakeHeard, mailbox: Mailbox, smtp: SmtpCapture
+) -> None:
+    proxy = CuttingProxy("127.0.0.1", mailbox.server.port).start()
+    try:
+        extra = "batch_size = 64\nparse_processes = 1"
+        heard = make_heard(email_toml(mailbox, smtp, port=proxy.port, extra=extra))
+        body = "Lorem ipsum dolor sit amet. " * 200  # about 6 kB a mail
+        mailbox.deliver(*(mail(subject=f"bulk {i}", text=body) for i in range(200)))
+        # The sync's own connection comes first; the worker's (second) is cut inside its batch.
+        proxy.cut_after(100_000, skip=1)
+        first = sync_once(heard)
+        assert "TransientError" in first.errors["support"]
+        assert proxy.cuts == 1 and len(stored(heard)) == 64
+        assert cursor(heard)["last_uid"] == 64
+        second = sync_once(heard)
+        assert second.ok and second.stored == {"support": 136}
+        assert reader(heard).read_in_workers > 0
+        subjects = [m.subject for m in stored(heard)]
+        assert sorted(subjects) == sorted(f"bulk {i}" for i in range(200))
     finally:
         proxy.stop()
 
