@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from inbox.types import Batch, Delivery, InboundMessage, OutboundMessage, WebhookReply
 
@@ -27,6 +27,9 @@ class ChannelConfig(BaseModel):
     display_name: str = ""
     poll_interval: float = 30.0
     auto_reply_per_hour: int = 3
+    # A conversation whose newest customer message is older than this when it is first routed
+    # is history (a first import of a mailbox): stored resolved, never acknowledged. 0: never.
+    archive_after_days: int = Field(14, ge=0)
 
 
 class Connector:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, func, insert, select
@@ -163,6 +163,8 @@ def _route_new(
     now: datetime,
 ) -> None:
     conversation.routed_at = now
+    if _archive(heard, session, conversation, message, now):
+        return
     if actions.resolve or actions.spam:
         conversation.status = "resolved"
         conversation.resolved_at = now
@@ -203,6 +205,33 @@ def _route_new(
         )
     elif choice.team:
         notify_owner(heard, session, conversation, owner=choice.team, kind="team", reason="queued")
+
+
+def _archive(
+    heard: Heard, session: Session, conversation: Conversation, message: Message, now: datetime
+) -> bool:
+    """History is filed, not answered: when a first import brings in last year's mail, nobody
+    should get an acknowledgement or a promise for it, and agents' queues stay clear."""
+    try:
+        days = heard.channel_config(conversation.account).archive_after_days
+    except KeyError:  # the channel was removed from the config since
+        return False
+    if not days or message.created_at >= now - timedelta(days=days):
+        return False
+    conversation.status = "resolved"
+    conversation.resolved_at = now
+    session.add(
+        Event(
+            conversation_id=conversation.id,
+            type="archived",
+            actor="system",
+            data={
+                "why": f"history: the customer wrote more than {days} days before it reached Heard",
+                "received_at": message.created_at.isoformat(),
+            },
+        )
+    )
+    return True
 
 
 def _acknowledge(

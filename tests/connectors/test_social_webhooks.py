@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -113,7 +114,7 @@ async def test_x_webhook_answers_crc_and_stores_only_signed_events(
             {
                 "type": "message_create",
                 "id": "954491830116155396",
-                "created_timestamp": "1516403560557",
+                "created_timestamp": str(int(time.time() * 1000)),  # fresh: it gets an ack
                 "message_create": {
                     "target": {"recipient_id": fake_x.me["id"]},
                     "sender_id": "783214",

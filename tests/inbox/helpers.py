@@ -28,7 +28,7 @@ def inbound(
         external_id=external_id,
         sender=Sender(handle=handle, name=name, email=extra.pop("email", None)),
         text=text,
-        received_at=datetime.now(UTC),
+        received_at=extra.pop("received_at", None) or datetime.now(UTC),
         thread_keys=keys or (f"sender:{handle}",),
         sender_kind=sender_kind,
         **extra,

@@ -173,3 +173,32 @@ def test_edited_rules_apply_without_a_restart(make_heard: MakeHeard) -> None:
     third = arrive(heard, "m3", "My parcel never arrived, please help", handle="c")
     route(heard, third)
     assert conversation(heard, third).team == "desk"
+
+
+def test_history_is_filed_resolved_without_ack_or_promise(
+    make_heard: MakeHeard, store_url: str
+) -> None:
+    heard = team(make_heard, store_url)
+    old = arrive(heard, "m1", "My parcel never arrived", received_at=utcnow() - timedelta(days=40))
+    recent = arrive(
+        heard, "m2", "Still no parcel", handle="cust-2", received_at=utcnow() - timedelta(days=3)
+    )
+    route(heard, old)
+    route(heard, recent)
+    conv = conversation(heard, old)
+    assert (conv.status, conv.assignee, conv.first_response_due) == ("resolved", None, None)
+    assert outbound(heard, old) == []
+    (archived,) = events(heard, old, "archived")
+    assert "more than 14 days" in archived.data["why"]
+    # Mail a few days old is a customer still waiting: acknowledged and owned as usual.
+    assert conversation(heard, recent).assignee == "ann"
+    assert len(outbound(heard, recent, "ack")) == 1
+
+
+def test_archiving_history_can_be_turned_off(make_heard: MakeHeard, store_url: str) -> None:
+    config = TEAM_CONFIG.replace('name = "forms"\n', 'name = "forms"\narchive_after_days = 0\n')
+    heard = make_heard(config, store_url=store_url, queue=False)
+    cid = arrive(heard, "m1", "My parcel never arrived", received_at=utcnow() - timedelta(days=400))
+    route(heard, cid)
+    assert conversation(heard, cid).status == "open"
+    assert len(outbound(heard, cid, "ack")) == 1

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -189,11 +190,18 @@ class Dovecot:
         finally:
             client.logout()
 
-    def append_many(self, raws: list[bytes], folder: str = "INBOX", user: str = "support") -> None:
+    def append_many(
+        self,
+        raws: list[bytes],
+        folder: str = "INBOX",
+        user: str = "support",
+        received: datetime | None = None,
+    ) -> None:
+        """APPEND each mail; `received` sets its INTERNALDATE (the server's arrival time)."""
         client = self.client(user)
         try:
             for raw in raws:
-                client.append(folder, raw)
+                client.append(folder, raw, msg_time=received)
         finally:
             client.logout()
 

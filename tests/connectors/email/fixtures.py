@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -60,8 +61,8 @@ class Mailbox:
     server: Dovecot
     folder: str
 
-    def deliver(self, *raws: bytes) -> None:
-        self.server.append_many(list(raws), self.folder)
+    def deliver(self, *raws: bytes, received: datetime | None = None) -> None:
+        self.server.append_many(list(raws), self.folder, received=received)
 
     def flags(self) -> dict[int, tuple[bytes, ...]]:
         client = self.server.client()

@@ -5,6 +5,7 @@ What aiosmtpd captured is parsed back with the stdlib, as a customer's client wo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -175,6 +176,24 @@ def test_no_machine_is_ever_acknowledged_but_every_machine_mail_is_kept_with_the
         for conv in machine_conversations:
             assert queue_outbound(session, conv, text="hi", kind=MessageKind.ACK) is None
             assert queue_outbound(session, conv, text="hi", kind=MessageKind.UPDATE) is None
+    assert len(smtp.messages) == 1
+
+
+def test_a_first_import_files_old_mail_without_acknowledging_it(
+    email_heard: EmailHeard, mailbox: Mailbox, smtp: SmtpCapture
+) -> None:
+    heard = email_heard()
+    old = mail(sender="Old <old@customer.example>", subject="last spring")
+    mailbox.deliver(old, received=datetime.now(UTC) - timedelta(days=200))
+    mailbox.deliver(mail(sender="New <new@customer.example>", subject="this week"))
+    assert sync_once(heard).stored == {"support": 2}
+    # Only the customer who is still waiting hears from us.
+    assert [s.recipients for s in smtp.wait_for(1)] == [["new@customer.example"]]
+    by_subject = {m.subject: m for m in inbound(heard)}
+    archived = conversation(heard, by_subject["last spring"].conversation_id)
+    assert archived.status == "resolved" and archived.ack_sent_at is None
+    assert events(heard, archived.id, "archived")
+    assert conversation(heard, by_subject["this week"].conversation_id).status == "open"
     assert len(smtp.messages) == 1
 
 
