@@ -109,15 +109,7 @@ def route_batch(
         for conversation, message in routable:
             route_loaded(heard, session, conversation, message, now)
         return
-    fresh = [conversation for conversation, _ in routable if conversation.routed_at is None]
-    for conversation in fresh:
-        conversation.routed_at = now
-    if fresh:
-        events = [
-            {"conversation_id": c.id, "type": "routed", "data": {"why": UNCONFIGURED}}
-            for c in fresh
-        ]
-        session.execute(insert(EVENTS), events)
+    _route_unconfigured(heard, session, routable, now)
 
 
 def route_loaded(
@@ -126,31 +118,89 @@ def route_loaded(
     """Route one conversation already locked by the caller; `message` is its latest inbound."""
     ruleset = rules_for(heard, session)
     if not ruleset.configured:
-        _route_unconfigured(session, conversation, now)
+        _route_unconfigured(heard, session, [(conversation, message)], now)
         return
     contact = session.get(Contact, conversation.contact_id)
-    if conversation.language is None:
-        conversation.language = (contact.language if contact else None) or detect_language(
-            message.text
-        )
     fresh = conversation.routed_at is None
     reopened = not fresh and _reopened_since_routing(session, conversation)
+    history = _history_days(heard, conversation, message, now) if fresh or reopened else None
+    if conversation.language is None:
+        known = contact.language if contact else None
+        # History is never answered: its language is not worth guessing (a reopen guesses).
+        conversation.language = known or (None if history else detect_language(message.text))
     facts = _facts(conversation, message, contact, first_message=fresh, now=now)
     decision = ruleset.match(facts)
     _record_rules(session, conversation, decision)
     _apply_tags_and_priority(conversation, decision.actions)
     if not (fresh or reopened):
         return
+    if history:
+        conversation.routed_at = now
+        session.execute(insert(EVENTS), [_archive(conversation, message, history, now)])
+        return
     _route_new(heard, session, ruleset, conversation, message, decision.actions, now)
 
 
-def _route_unconfigured(session: Session, conversation: Conversation, now: datetime) -> None:
-    """No rules sections at all: nobody to assign and no promise to make, so no ack either."""
-    if conversation.routed_at is None:
+def _route_unconfigured(
+    heard: Heard,
+    session: Session,
+    routable: Sequence[tuple[Conversation, Message]],
+    now: datetime,
+) -> None:
+    """No rules sections at all: nobody to assign and no promise to make, so no ack either;
+    one executemany for the batch's events instead of one INSERT each."""
+    events = []
+    for conversation, message in routable:
+        if conversation.routed_at is not None:
+            continue
         conversation.routed_at = now
-        session.add(
-            Event(conversation_id=conversation.id, type="routed", data={"why": UNCONFIGURED})
-        )
+        days = _history_days(heard, conversation, message, now)
+        if days:
+            events.append(_archive(conversation, message, days, now))
+        else:
+            events.append(
+                {
+                    "conversation_id": conversation.id,
+                    "type": "routed",
+                    "data": {"why": UNCONFIGURED},
+                }
+            )
+    if events:
+        session.execute(insert(EVENTS), events)
+
+
+def _history_days(
+    heard: Heard, conversation: Conversation, message: Message, now: datetime
+) -> int | None:
+    """The channel's archive age in days when `message` is older than it, else None.
+
+    History is filed, not answered: when a first import brings in last year's mail, nobody
+    should get an acknowledgement or a promise for it, and agents' queues stay clear.
+    """
+    try:
+        days = heard.channel_config(conversation.account).archive_after_days
+    except KeyError:  # the channel was removed from the config since
+        return None
+    if days and message.created_at < now - timedelta(days=days):
+        return days
+    return None
+
+
+def _archive(
+    conversation: Conversation, message: Message, days: int, now: datetime
+) -> dict[str, object]:
+    """Resolve a conversation as history; returns its `archived` event row."""
+    conversation.status = "resolved"
+    conversation.resolved_at = now
+    return {
+        "conversation_id": conversation.id,
+        "type": "archived",
+        "actor": "system",
+        "data": {
+            "why": f"history: the customer wrote more than {days} days before it reached Heard",
+            "received_at": message.created_at.isoformat(),
+        },
+    }
 
 
 def _route_new(
@@ -163,8 +213,6 @@ def _route_new(
     now: datetime,
 ) -> None:
     conversation.routed_at = now
-    if _archive(heard, session, conversation, message, now):
-        return
     if actions.resolve or actions.spam:
         conversation.status = "resolved"
         conversation.resolved_at = now
@@ -205,33 +253,6 @@ def _route_new(
         )
     elif choice.team:
         notify_owner(heard, session, conversation, owner=choice.team, kind="team", reason="queued")
-
-
-def _archive(
-    heard: Heard, session: Session, conversation: Conversation, message: Message, now: datetime
-) -> bool:
-    """History is filed, not answered: when a first import brings in last year's mail, nobody
-    should get an acknowledgement or a promise for it, and agents' queues stay clear."""
-    try:
-        days = heard.channel_config(conversation.account).archive_after_days
-    except KeyError:  # the channel was removed from the config since
-        return False
-    if not days or message.created_at >= now - timedelta(days=days):
-        return False
-    conversation.status = "resolved"
-    conversation.resolved_at = now
-    session.add(
-        Event(
-            conversation_id=conversation.id,
-            type="archived",
-            actor="system",
-            data={
-                "why": f"history: the customer wrote more than {days} days before it reached Heard",
-                "received_at": message.created_at.isoformat(),
-            },
-        )
-    )
-    return True
 
 
 def _acknowledge(

@@ -187,6 +187,7 @@ def test_history_is_filed_resolved_without_ack_or_promise(
     route(heard, recent)
     conv = conversation(heard, old)
     assert (conv.status, conv.assignee, conv.first_response_due) == ("resolved", None, None)
+    assert conv.language is None  # not worth guessing for mail nobody will answer
     assert outbound(heard, old) == []
     (archived,) = events(heard, old, "archived")
     assert "more than 14 days" in archived.data["why"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from inbox.app import Heard
 from inbox.ingest import store_messages
-from inbox.models import Conversation
+from inbox.models import Conversation, utcnow
 from tests.conftest import BASE_CONFIG, MakeHeard
 from tests.inbox.helpers import inbound
 from tests.inbox.routekit import TEAM_CONFIG, arrive, conversation, events, outbound, route
@@ -124,3 +126,17 @@ def test_without_rules_a_batch_is_marked_routed_once(make_heard: MakeHeard, stor
         assert [e.type for e in events(heard, cid)] == ["conversation_created", "routed"]
         assert events(heard, cid, "routed")[0].data == {"why": "no rules configured"}
         assert conversation(heard, cid).routed_at is not None and outbound(heard, cid) == []
+
+
+def test_without_rules_history_is_still_filed_resolved(
+    make_heard: MakeHeard, store_url: str
+) -> None:
+    from inbox.tasks import route_many
+
+    heard = make_heard(BASE_CONFIG, store_url=store_url, queue=False)
+    old = arrive(heard, "h1", "hello", handle="h1", received_at=utcnow() - timedelta(days=30))
+    new = arrive(heard, "h2", "hello", handle="h2")
+    route_many(heard, [old, new])
+    assert [e.type for e in events(heard, old)] == ["conversation_created", "archived"]
+    assert conversation(heard, old).status == "resolved"
+    assert conversation(heard, new).status == "open"
