@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -31,6 +32,9 @@ from inbox.types import InboundMessage
 log = logging.getLogger(__name__)
 
 WORKERS_FROM = 64  # messages in one batch before worker processes are worth it
+# A connection unused this long is replaced rather than trusted: a NAT or server timeout may
+# have dropped it silently, and a read would then hang until the socket timeout.
+REUSE_WITHIN = 300.0
 
 Read = list[tuple[int, InboundMessage]]  # (UID, message) in UID order
 
@@ -49,6 +53,7 @@ def normalize_fetched(fetched: Sequence[Fetched], ctx: MailContext) -> Read:
 
 # In a worker process ---------------------------------------------------------------------
 _session: ImapSession | None = None
+_last_used = 0.0
 _logout_at_exit = False
 
 
@@ -65,11 +70,15 @@ def _selected(settings: ImapSettings) -> tuple[ImapSession, int]:
     The connection is kept between batches; one the server dropped while it sat unused is
     replaced once before giving up.
     """
-    global _session, _logout_at_exit
+    global _session, _last_used, _logout_at_exit
     if not _logout_at_exit:  # LOGOUT when the pool shuts the process down
         util.Finalize(None, _close_session, exitpriority=10)
         _logout_at_exit = True
-    reused = _session is not None and _session.settings == settings
+    now = time.monotonic()
+    reused = (
+        _session is not None and _session.settings == settings and now - _last_used < REUSE_WITHIN
+    )
+    _last_used = now
     if not reused:
         _close_session()
         _session = ImapSession(settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from datetime import UTC
 from pathlib import Path
 
@@ -99,6 +101,23 @@ def test_a_big_backlog_is_read_in_a_worker_process_without_loss(
     assert {m.text for m in got} == {f"body {i} ünïcode" for i in range(330)}
     assert all(m.created_at.tzinfo is not None for m in got)
     assert [b"\\Seen" in f for f in mailbox.flags().values()] == [True] * 330
+
+
+def test_a_killed_worker_process_falls_back_to_reading_in_place(
+    email_heard: EmailHeard, mailbox: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard = email_heard(extra="batch_size = 100\nparse_processes = 1")
+    mailbox.deliver(*(mail(subject=f"first {i}") for i in range(100)))
+    assert sync_once(heard).stored == {"support": 100}  # starts the worker process
+    pool = reader(heard)._pool
+    assert pool is not None
+    for process in list(pool._processes.values()):  # as the OOM killer would
+        os.kill(process.pid, signal.SIGKILL)
+        process.join(10)
+    mailbox.deliver(*(mail(subject=f"second {i}") for i in range(150)))
+    assert sync_once(heard).stored == {"support": 150}
+    assert "reading mail in worker processes failed" in caplog.text
+    assert len(stored(heard)) == 250
 
 
 def reader(heard: Heard) -> BacklogReader:
