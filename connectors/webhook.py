@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from pydantic import Field, SecretStr
 
+from connectors import public_fetch
 from connectors.base import ChannelConfig, Connector
 from inbox.errors import (
     AuthError,
@@ -44,6 +45,9 @@ class WebhookConfig(ChannelConfig):
     # Fetch attachments the body names by URL (http/https only, size-limited). A failed fetch
     # keeps the URL on the attachment, so nothing is lost.
     download_attachments: bool = True
+    # Only public addresses are fetched (no loopback, private or link-local: a URL must not
+    # reach inside our network). Allow them for a gateway that serves media on your LAN.
+    download_private_addresses: bool = False
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -57,16 +61,21 @@ class WebhookConnector(Connector):
 
     config: WebhookConfig
     _session: aiohttp.ClientSession | None = None
+    _downloads: aiohttp.ClientSession | None = None
 
     async def _open(self) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.config.timeout)
         )
+        self._downloads = public_fetch.session(
+            self.config.timeout, private_ok=self.config.download_private_addresses
+        )
 
     async def _close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for client in (self._session, self._downloads):
+            if client is not None:
+                await client.close()
+        self._session = self._downloads = None
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         given = _header(headers, SIGNATURE_HEADER)
@@ -127,24 +136,18 @@ class WebhookConnector(Connector):
         url = _remote_url(item)
         if url is None:
             return item
-        if not url.startswith(("http://", "https://")):
-            return replace(item, skipped_reason=f"{REMOTE}{url} (not fetched: only http and https)")
-        assert self._session is not None, "connector not opened"
+        assert self._downloads is not None, "connector not opened"
         limit = int(self.options.get("max_attachment_size") or 25 * 1024 * 1024)
+        private_ok = self.config.download_private_addresses
         try:
-            async with self._session.get(url) as response:
-                if response.status >= 300:
-                    raise TransientError(f"answered {response.status}")
-                data = b""
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    data += chunk
-                    if len(data) > limit:
-                        break
-        except (aiohttp.ClientError, TimeoutError, TransientError) as exc:
+            got = await public_fetch.fetch(self._downloads, url, limit, private_ok=private_ok)
+        except public_fetch.Refused as exc:
+            return replace(item, skipped_reason=f"{REMOTE}{url} (not fetched: {exc})")
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             return replace(item, skipped_reason=f"{REMOTE}{url} (download failed: {exc})")
-        if len(data) > limit:
+        if got.truncated:
             return replace(item, skipped_reason=f"{REMOTE}{url} (over the {limit}-byte limit)")
-        return replace(item, data=data, size=len(data), skipped_reason=None)
+        return replace(item, data=got.data, size=len(got.data), skipped_reason=None)
 
     async def send(self, outbound: OutboundMessage) -> Delivery:
         if not self.config.callback_url:

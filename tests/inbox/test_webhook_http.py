@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from inbox.app import Heard
 from inbox.models import Attachment, Message
 from inbox.web.app import make_app
+from tests.conftest import BASE_CONFIG, MakeHeard
 from tests.inbox.helpers import signed
 
 PAYLOAD = {"message_id": "sms-1", "sender_id": "+4917612345", "sender_name": "Ann", "text": "Hi"}
@@ -103,9 +104,15 @@ async def test_oversized_body_is_rejected(make_heard) -> None:  # type: ignore[n
     await client.close()
 
 
-async def test_attachments_in_the_body_are_stored(heard: Heard) -> None:
+async def test_attachments_in_the_body_are_stored(make_heard: MakeHeard) -> None:
     from aiohttp import web
 
+    # The media server is on loopback, as an SMS gateway on the LAN would be: allowed here.
+    heard = make_heard(
+        BASE_CONFIG.replace(
+            'name = "forms"\n', 'name = "forms"\ndownload_private_addresses = true\n'
+        )
+    )
     media = web.Application()
     media.router.add_get("/m/1", lambda _: web.Response(body=b"\xff\xd8jpeg-bytes"))
     gateway = TestServer(media)
@@ -155,3 +162,43 @@ async def test_attachments_in_the_body_are_stored(heard: Heard) -> None:
         )
     await client.close()
     await gateway.close()
+
+
+async def test_attachment_urls_inside_our_network_are_not_fetched_by_default(
+    heard: Heard,
+) -> None:
+    from aiohttp import web
+
+    hits: list[str] = []
+
+    async def secret(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=b"internal only")
+
+    internal = web.Application()
+    internal.router.add_get("/secret", secret)
+    server = TestServer(internal)
+    await server.start_server()
+    port = server.port
+    client = await client_for(heard)
+    urls = [
+        f"http://127.0.0.1:{port}/secret",  # an IP literal: refused before connecting
+        f"http://localhost:{port}/secret",  # a name: resolves only to loopback
+        f"http://[::ffff:127.0.0.1]:{port}/secret",  # loopback dressed as IPv6
+        "http://169.254.169.254/latest/meta-data/",  # the cloud metadata service
+    ]
+    attachments = [
+        {"filename": f"f{i}", "content_type": "text/plain", "url": url}
+        for i, url in enumerate(urls)
+    ]
+    body, headers = signed({**PAYLOAD, "attachments": attachments})
+    assert (await client.post("/hooks/forms", data=body, headers=headers)).status == 200
+    with heard.sessions() as session:
+        rows = session.scalars(select(Attachment).order_by(Attachment.id)).all()
+    assert [a.storage for a in rows] == ["skipped"] * 4 and hits == []
+    reasons = [a.skipped_reason or "" for a in rows]
+    assert reasons[0] == f"remote: {urls[0]} (not fetched: 127.0.0.1 is not a public address)"
+    assert "resolves only to non-public addresses" in reasons[1]
+    assert "is not a public address" in reasons[2] and "is not a public address" in reasons[3]
+    await client.close()
+    await server.close()
