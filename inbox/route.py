@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, selectinload
 
 from inbox.models import PRIORITIES, Contact, Conversation, ConversationTag, Event, Message, utcnow
 from inbox.notify import notify_owner
@@ -71,6 +71,7 @@ def lock_for_routing(
             .where(Conversation.id.in_(ids))
             .order_by(Conversation.id)
             .with_for_update(skip_locked=not wait)
+            .options(selectinload(Conversation.tag_rows))
             .execution_options(populate_existing=True)
         ).all()
     )
@@ -106,8 +107,14 @@ def route_batch(
         return
     ruleset = rules_for(heard, session)
     if ruleset.configured:
+        # The batch's contacts in one statement (their tags came with the lock): routing a
+        # conversation then asks the store nothing, and flushes nothing, until it picks an owner.
+        contact_ids = {conversation.contact_id for conversation, _ in routable}
+        # Held here: the session's identity map keeps only weak references.
+        contacts = session.scalars(select(Contact).where(Contact.id.in_(contact_ids))).all()
         for conversation, message in routable:
             route_loaded(heard, session, conversation, message, now)
+        del contacts
         return
     _route_unconfigured(heard, session, routable, now)
 
@@ -136,7 +143,7 @@ def route_loaded(
         return
     if history:
         conversation.routed_at = now
-        session.execute(insert(EVENTS), [_archive(conversation, message, history, now)])
+        session.add(Event(**_archive(conversation, message, history, now)))
         return
     _route_new(heard, session, ruleset, conversation, message, decision.actions, now)
 
