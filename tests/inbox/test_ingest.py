@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from inbox.app import Heard
-from inbox.ingest import ingest, store_messages
+from inbox.ingest import ingest, store_batch, store_messages
 from inbox.models import Attachment, Contact, Conversation, Event, Identity, Job, Message
-from inbox.types import AttachmentIn, Sender, SenderKind
+from inbox.types import AttachmentIn, Batch, Sender, SenderKind
 from tests.inbox.helpers import inbound
 
 
@@ -246,6 +246,48 @@ def test_concurrent_messages_of_one_new_thread_share_one_conversation(
         t.join()
     assert count(heard, Message) == 6
     assert count(heard, Conversation) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_batches_of_the_same_new_senders_make_one_contact_each(
+    make_heard, pg_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Batches create their new senders in bulk; a sender another batch registered first is
+    looked up instead, and the contact we made for it is removed again."""
+    from tests.conftest import truncate_all
+
+    truncate_all(pg_url)
+    heard = make_heard(store_url=pg_url, queue=False)
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            barrier.wait()
+            batch = [
+                inbound(f"w{n}-m{i}", keys=(f"w{n}-t{i}",), handle=f"new-{i}") for i in range(10)
+            ]
+            store_batch(heard, f"acct-{n}", Batch(batch, None))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert count(heard, Message) == 60
+    assert count(heard, Identity) == 10
+    assert count(heard, Contact) == 10  # no orphans left by the batches that lost
+    with heard.sessions() as session:
+        owners = session.execute(
+            select(Message.sender_handle, Conversation.contact_id).join(
+                Conversation, Conversation.id == Message.conversation_id
+            )
+        ).all()
+        identity = dict(session.execute(select(Identity.handle, Identity.contact_id)).all())
+    assert all(identity[handle] == contact for handle, contact in owners)
 
 
 def test_ingest_inside_a_rolled_back_transaction_leaves_nothing(heard: Heard) -> None:
