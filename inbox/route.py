@@ -53,7 +53,7 @@ def route_conversation(
 
 
 def lock_for_routing(
-    session: Session, conversation_ids: Sequence[int], *, wait: bool = False
+    session: Session, conversation_ids: Sequence[int], *, wait: bool = False, tags: bool = True
 ) -> list[Conversation]:
     """Lock a batch of conversations in one statement, in id order.
 
@@ -71,7 +71,7 @@ def lock_for_routing(
             .where(Conversation.id.in_(ids))
             .order_by(Conversation.id)
             .with_for_update(skip_locked=not wait)
-            .options(selectinload(Conversation.tag_rows))
+            .options(*([selectinload(Conversation.tag_rows)] if tags else []))
             .execution_options(populate_existing=True)
         ).all()
     )
@@ -89,8 +89,9 @@ def latest_inbound(session: Session, conversation_ids: Sequence[int]) -> dict[in
         )
         .group_by(Message.conversation_id)
     )
-    # Routing reads the text and the sender, never the raw mail or its attachments' weight.
-    light = defer(Message.raw), defer(Message.html), defer(Message.full_text)
+    # Routing reads the text and the sender: never the raw mail, its HTML or its headers.
+    heavy = (Message.raw, Message.html, Message.full_text, Message.headers, Message.extras)
+    light = [defer(column) for column in heavy]
     rows = session.scalars(select(Message).where(Message.id.in_(latest)).options(*light))
     return {m.conversation_id: m for m in rows}
 

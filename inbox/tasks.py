@@ -84,11 +84,13 @@ def _route_pending(heard: Heard, conversation_ids: list[int], *, wait: bool) -> 
     """Route those of `conversation_ids` with pending route jobs; returns the ids skipped
     because another transaction held them."""
     from inbox.route import latest_inbound, lock_for_routing, route_batch
+    from inbox.rulebook import rules_for
 
     now = utcnow()
     with heard.sessions() as session:
         with session.begin():
-            locked = lock_for_routing(session, conversation_ids, wait=wait)
+            rules = rules_for(heard, session).configured  # without rules, tags are not touched
+            locked = lock_for_routing(session, conversation_ids, wait=wait, tags=rules)
             held = {c.id for c in locked}
             jobs = session.execute(
                 select(Job.id, Job.ref_id).where(
