@@ -149,7 +149,13 @@ folder = "{folder}"
 """,
         encoding="utf-8",
     )
-    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    # The store is created by another process, so the timed command starts as a user's would:
+    # only its own imports (SQLAlchemy and the rest) are loaded, inside the timing.
+    subprocess.run(
+        [sys.executable, "-m", "inbox", "db", "upgrade", "--config", str(config)],
+        check=True,
+        capture_output=True,
+    )
     started = time.perf_counter()
     code = main(["sync", "--quiet", "--config", str(config)])
     elapsed = time.perf_counter() - started
