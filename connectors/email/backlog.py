@@ -164,7 +164,9 @@ class BacklogReader:
         """Start the workers now, so they import the MIME code while this process reads the
         first big batch (starting them cost that batch about half a second)."""
         try:
-            self._workers().submit(_ready)
+            pool = self._workers()
+            for _ in range(self.processes):  # the pool starts one process per waiting job
+                pool.submit(_ready)
         except Exception as exc:  # read() falls back to reading in place
             log.warning("could not start mail reading processes: %s", exc)
             self.processes = 0

@@ -86,10 +86,11 @@ def test_sync_reads_a_backlog_in_batches_and_a_second_sync_stores_nothing(
     assert again.stored == {"support": 0} and len(stored(heard)) == 25
 
 
-def test_a_big_backlog_is_read_in_a_worker_process_without_loss(
-    email_heard: EmailHeard, mailbox: Mailbox, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_big_backlog_is_read_in_worker_processes_without_loss(
+    email_heard: EmailHeard, mailbox: Mailbox, caplog: pytest.LogCaptureFixture, processes: int
 ) -> None:
-    heard = email_heard(extra="batch_size = 100\nparse_processes = 1")
+    heard = email_heard(extra=f"batch_size = 100\nparse_processes = {processes}")
     mailbox.deliver(*(mail(subject=f"bulk {i}", text=f"body {i} ünïcode") for i in range(330)))
     assert sync_once(heard).stored == {"support": 330}
     # The first batch is read in place while the worker starts; the next two (the last, 30
