@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import functools
 import hashlib
 import hmac
@@ -45,6 +44,7 @@ from inbox.models import Agent, Message, Outbound, ThreadKey
 from inbox.types import InboundMessage, Sender
 from inbox.web.app import HEARD_KEY
 from inbox.web.db import in_transaction
+from inbox.web.origins import own_origins
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +90,6 @@ def webchat(heard: Heard, name: str) -> WebchatConnector:
     connector = heard.connector(name)
     assert isinstance(connector, WebchatConnector)
     return connector
-
-
-def own_origins(request: web.Request) -> tuple[str, ...]:
-    """Heard's own origins (the demo page): the public URL and the host this request used."""
-    heard = request.app[HEARD_KEY]
-    found = [f"{request.scheme}://{request.host}".lower()]
-    if heard.settings.web.public_url:
-        from connectors.webchat.config import origin_of
-
-        with contextlib.suppress(ValueError):
-            found.append(origin_of(heard.settings.web.public_url))
-    return tuple(found)
 
 
 # Store work (runs off the loop) ---------------------------------------------------------------

@@ -27,6 +27,7 @@ from inbox.models import Agent, Event, Message
 from inbox.web.app import HEARD_KEY
 from inbox.web.auth import current_agent, require_agent
 from inbox.web.db import in_transaction
+from inbox.web.origins import foreign_origin
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     agent = current_agent(request)
     assert agent is not None
     stop = request.app[STOP_KEY]
+    foreign = foreign_origin(request)
+    if foreign is not None:  # another site's page must not hold an agent's stream open
+        log.info("live stream for %s refused from origin %r", agent.key, foreign)
+        raise web.HTTPForbidden(text="this stream is for Heard's own pages (origin not allowed)")
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

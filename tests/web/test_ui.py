@@ -293,6 +293,16 @@ async def test_the_event_stream_names_changed_conversations_and_marks_presence(
         assert seen is not None and datetime.now(UTC) - seen < timedelta(minutes=1)
 
 
+async def test_the_event_stream_refuses_another_sites_page(ui: UiEnv) -> None:
+    await ui.login()
+    refused = await ui.client.get("/inbox/events", headers={"Origin": "https://evil.example"})
+    assert refused.status == 403 and "origin not allowed" in await refused.text()
+    own = str(ui.client.make_url("/")).rstrip("/")
+    async with ui.client.get("/inbox/events", headers={"Origin": own}) as stream:
+        assert stream.status == 200
+        await read_event(stream.content, "hello")
+
+
 async def test_the_event_stream_sees_what_another_process_stored(
     ui: UiEnv, make_heard: MakeHeard
 ) -> None:
