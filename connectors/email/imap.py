@@ -29,6 +29,7 @@ from inbox.errors import AuthError, ChannelError, PermanentError, TransientError
 log = logging.getLogger(__name__)
 
 BODY = b"BODY[]"
+LOGOUT_TIMEOUT = 3.0  # seconds
 INTERNALDATE = b"INTERNALDATE"
 _NETWORK_ERRORS = (OSError, socket.timeout, ssl.SSLError, imaplib.IMAP4.abort, EOFError)
 
@@ -178,6 +179,10 @@ class ImapSession:
 
 
 def _quiet_logout(client: IMAPClient) -> None:
+    """LOGOUT politely, but never wait long: a server that vanished without a reset would
+    otherwise hold a shutdown for the whole IMAP timeout, once per connection."""
+    with suppress(Exception):
+        client.socket().settimeout(LOGOUT_TIMEOUT)
     try:
         client.logout()
     except Exception:  # the connection may already be gone; closing must not raise

@@ -18,9 +18,13 @@ class CuttingProxy:
         self.host, self.port = "127.0.0.1", self._listener.getsockname()[1]
         self._budget: int | None = None
         self._skip = 0
+        # When set, nothing more from the server reaches the client, not even its hang-up:
+        # a server (or the route to it) that vanished without a reset.
+        self.silent = False
         self._lock = threading.Lock()
         self.cuts = 0
         self._sockets: list[socket.socket] = []
+        self._servers: set[socket.socket] = set()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def start(self) -> CuttingProxy:
@@ -41,6 +45,7 @@ class CuttingProxy:
                 return
             server = socket.create_connection(self.upstream)
             self._sockets += [client, server]
+            self._servers.add(server)
             with self._lock:
                 if self._skip:
                     budget, self._skip = None, self._skip - 1
@@ -50,9 +55,16 @@ class CuttingProxy:
             threading.Thread(target=self._pump, args=(server, client, budget), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, budget: int | None) -> None:
+        hang_up = True
         try:
             while True:
                 data = src.recv(8192)
+                if self.silent and src in self._servers:
+                    # A server gone quiet: its bytes never arrive, and neither does its close.
+                    if not data:
+                        hang_up = False
+                        return
+                    continue
                 if not data:
                     break
                 if budget is not None:
@@ -65,7 +77,7 @@ class CuttingProxy:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
+            for sock in (src, dst) if hang_up else ():
                 with suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 with suppress(OSError):

@@ -119,6 +119,22 @@ async def test_idle_survives_a_lost_server_and_close_is_idempotent(mailbox: Mail
         proxy.stop()
 
 
+async def test_close_does_not_wait_the_whole_timeout_for_a_silent_server(
+    mailbox: Mailbox,
+) -> None:
+    proxy = CuttingProxy("127.0.0.1", mailbox.server.port).start()
+    try:
+        email = connector(mailbox, port=proxy.port)
+        await email.open()
+        await email.fetch(None, 10)
+        proxy.silent = True  # LOGOUT goes out, its answer never comes back
+        started = time.monotonic()
+        await email.close()
+        assert time.monotonic() - started < 8  # the connection's own timeout is 10 s
+    finally:
+        proxy.stop()
+
+
 async def test_a_fetch_repeated_from_an_older_cursor_skips_nothing(mailbox: Mailbox) -> None:
     """The store failed to save a batch, so the caller asks again from the same cursor while
     the connector has already read the following batch ahead."""
