@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from inbox.attachments import AttachmentStore
@@ -74,6 +73,18 @@ JOBS = cast(Table, Job.__table__)
 ABSENT = 0  # memo.contacts: the batch's prefetch found no identity for this handle
 
 
+def upsert_for(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT; imported on use, so SQLite never loads the
+    PostgreSQL dialect (with its asyncpg module, a thirtieth of a second of every start)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def _insert_ignoring_conflicts(session: Session, table: Table) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING id`, built once per dialect and table.
 
@@ -83,7 +94,7 @@ def _insert_ignoring_conflicts(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     key = (dialect, table.name)
     if key not in _IGNORING_INSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = upsert_for(dialect)
         stmt: Any = insert(table).on_conflict_do_nothing()
         if "id" in table.c:
             stmt = stmt.returning(table.c.id)
@@ -195,7 +206,7 @@ class BatchMemo:
             for ((channel, handle), m), contact_id in zip(todo.items(), contact_ids, strict=True)
         ]
         dialect = session.get_bind().dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = upsert_for(dialect)
         stmt = (
             upsert(IDENTITIES)
             .on_conflict_do_nothing()
