@@ -31,7 +31,8 @@ from inbox.models import (
     ThreadKey,
     utcnow,
 )
-from inbox.types import Batch, Direction, InboundMessage, MessageKind, SenderKind
+from inbox.store import insert_for
+from inbox.types import Batch, Direction, InboundMessage, MessageKind, Sender, SenderKind
 
 if TYPE_CHECKING:
     from inbox.app import Heard
@@ -73,18 +74,6 @@ JOBS = cast(Table, Job.__table__)
 ABSENT = 0  # memo.contacts: the batch's prefetch found no identity for this handle
 
 
-def upsert_for(dialect: str) -> Any:
-    """The dialect's INSERT with ON CONFLICT; imported on use, so SQLite never loads the
-    PostgreSQL dialect (with its asyncpg module, a thirtieth of a second of every start)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert
-
-
 def _insert_ignoring_conflicts(session: Session, table: Table) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING id`, built once per dialect and table.
 
@@ -94,8 +83,7 @@ def _insert_ignoring_conflicts(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     key = (dialect, table.name)
     if key not in _IGNORING_INSERTS:
-        insert = upsert_for(dialect)
-        stmt: Any = insert(table).on_conflict_do_nothing()
+        stmt: Any = insert_for(session)(table).on_conflict_do_nothing()
         if "id" in table.c:
             stmt = stmt.returning(table.c.id)
         _IGNORING_INSERTS[key] = stmt
@@ -185,30 +173,17 @@ class BatchMemo:
         contact_ids = (
             session.execute(
                 insert(CONTACTS).returning(CONTACTS.c.id, sort_by_parameter_order=True),
-                [
-                    {"name": m.sender.name or m.sender.handle, "email": m.sender.email, "tags": []}
-                    for m in todo.values()
-                ],
+                [_contact_row(m.sender) for m in todo.values()],
             )
             .scalars()
             .all()
         )
-        now = utcnow()
         identities = [
-            {
-                "contact_id": contact_id,
-                "channel": channel,
-                "handle": handle,
-                "display": m.sender.name,
-                "verified": channel == "email" or m.sender.verified_email,
-                "created_at": now,
-            }
-            for ((channel, handle), m), contact_id in zip(todo.items(), contact_ids, strict=True)
+            _identity_row(m, contact_id)
+            for m, contact_id in zip(todo.values(), contact_ids, strict=True)
         ]
-        dialect = session.get_bind().dialect.name
-        upsert = upsert_for(dialect)
         stmt = (
-            upsert(IDENTITIES)
+            insert_for(session)(IDENTITIES)
             .on_conflict_do_nothing()
             .returning(IDENTITIES.c.channel, IDENTITIES.c.handle)
         )
@@ -351,19 +326,10 @@ def _contact_for(session: Session, msg: InboundMessage, *, known_absent: bool = 
     contact_id = linked
     if contact_id is None:
         contact_id = session.execute(
-            insert(CONTACTS).returning(CONTACTS.c.id),
-            {"name": sender.name or sender.handle, "email": sender.email, "tags": []},
+            insert(CONTACTS).returning(CONTACTS.c.id), _contact_row(sender)
         ).scalar_one()
-    values = {
-        "contact_id": contact_id,
-        "channel": msg.channel,
-        "handle": sender.handle,
-        "display": sender.name,
-        "verified": msg.channel == "email" or sender.verified_email,
-        "created_at": utcnow(),
-    }
     stmt = _insert_ignoring_conflicts(session, IDENTITIES)
-    if session.execute(stmt, values).scalar() is None:
+    if session.execute(stmt, _identity_row(msg, contact_id)).scalar() is None:
         # Another worker registered this handle first: drop our new contact, use theirs.
         if linked is None:
             session.execute(delete(CONTACTS).where(CONTACTS.c.id == contact_id))
@@ -371,6 +337,22 @@ def _contact_for(session: Session, msg: InboundMessage, *, known_absent: bool = 
         assert found is not None
         return found
     return contact_id
+
+
+def _contact_row(sender: Sender) -> dict[str, Any]:
+    return {"name": sender.name or sender.handle, "email": sender.email, "tags": []}
+
+
+def _identity_row(msg: InboundMessage, contact_id: int) -> dict[str, Any]:
+    """A handle of `contact_id`; email addresses arrive verified by the mail itself."""
+    return {
+        "contact_id": contact_id,
+        "channel": msg.channel,
+        "handle": msg.sender.handle,
+        "display": msg.sender.name,
+        "verified": msg.channel == "email" or msg.sender.verified_email,
+        "created_at": utcnow(),
+    }
 
 
 def _identity_contact(session: Session, channel: str, handle: str) -> int | None:

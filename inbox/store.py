@@ -60,5 +60,17 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def insert_for(session: Session) -> Any:
+    """The store's INSERT that knows ON CONFLICT (PostgreSQL's or SQLite's), imported on use so
+    a SQLite process never loads the PostgreSQL dialect (a thirtieth of a second of a start)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)

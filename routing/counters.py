@@ -7,18 +7,18 @@ so two workers never get the same turn, and the position survives restarts.
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from inbox.models import Counter
+from inbox.store import insert_for
 
 
 def next_value(session: Session, key: str) -> int:
     """Increment counter `key` (created at 0) and return its new value (1, 2, 3, ...)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(Counter).values(key=key, value=0).on_conflict_do_nothing(index_elements=["key"])
+        insert_for(session)(Counter)
+        .values(key=key, value=0)
+        .on_conflict_do_nothing(index_elements=["key"])
     )
     value = session.execute(
         update(Counter)
